@@ -1,0 +1,78 @@
+package dataitem
+
+import (
+	"testing"
+)
+
+func benchSigners(b *testing.B) []Signer {
+	signers := loadVectorSigners(b)
+	return []Signer{signers["pub-rsa"], signers["pub-ed25519"], signers["pub-eth"], signers["pub-solana"]}
+}
+
+var benchFields = Fields{
+	Tags: []Tag{{Name: "Action", Value: "Eval"}, {Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}},
+	Data: []byte("return 1 + 1"),
+}
+
+// BenchmarkVerify measures Verify of a small item per signature type.
+func BenchmarkVerify(b *testing.B) {
+	for _, s := range benchSigners(b) {
+		it, err := Sign(s, benchFields)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(s.SignatureType().String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := it.Verify(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
+		})
+	}
+}
+
+// BenchmarkSign measures Sign of a small item per signature type.
+func BenchmarkSign(b *testing.B) {
+	for _, s := range benchSigners(b) {
+		b.Run(s.SignatureType().String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Sign(s, benchFields); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signs/s")
+		})
+	}
+}
+
+func largeItem(b *testing.B) []byte {
+	v := loadItemVectors(b, "items_large.json")[0]
+	return mustStd64(b, v.RawBase64)
+}
+
+// BenchmarkParse1MiB measures Parse of the 1 MiB vector (no signature check).
+func BenchmarkParse1MiB(b *testing.B) {
+	raw := largeItem(b)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseVerified1MiB adds the deep hash of 1 MiB and the signature.
+func BenchmarkParseVerified1MiB(b *testing.B) {
+	raw := largeItem(b)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseVerified(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

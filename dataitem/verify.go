@@ -1,0 +1,228 @@
+package dataitem
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"math/big"
+	"strconv"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
+	"golang.org/x/crypto/sha3"
+)
+
+// arweaveExponent is the public exponent of every Arweave key: the owner
+// field holds only the modulus.
+const arweaveExponent = 65537
+
+// Verify checks the signature (rule 10) over the deep hash of the item with
+// its tag section exactly as received. Failures are invalid_signature errors.
+func (it *Item) Verify() error {
+	m := it.DeepHash()
+	return verifySignature(it.SignatureType, it.Owner, it.Signature, m[:])
+}
+
+func verifySignature(t SignatureType, owner, sig, m []byte) error {
+	cfg, ok := t.config()
+	if !ok {
+		return newError(ErrUnknownSignatureType, "signature type %d", uint16(t))
+	}
+	if len(owner) != cfg.ownerLen || len(sig) != cfg.sigLen {
+		return newError(ErrInvalidSignature, "%s owner or signature has the wrong length", t)
+	}
+	var ok2 bool
+	var why string
+	switch t {
+	case Arweave:
+		ok2, why = verifyArweave(owner, sig, m)
+	case ED25519:
+		ok2, why = ed25519.Verify(owner, m, sig), "ed25519 signature does not verify"
+	case Solana:
+		ok2, why = ed25519.Verify(owner, hexMessage(m), sig), "ed25519 signature over the hex deep hash does not verify"
+	case InjectedAptos:
+		ok2, why = ed25519.Verify(owner, aptosMessage(m), sig), "ed25519 signature over the Aptos message does not verify"
+	case MultiAptos:
+		ok2, why = verifyMultiAptos(owner, sig, m)
+	case Ethereum:
+		ok2, why = verifyEthereum(owner, sig, eip191Digest(m))
+	case TypedEthereum:
+		ok2, why = verifyTypedEthereum(owner, sig, m)
+	}
+	if !ok2 {
+		return &Error{Class: ErrInvalidSignature.Class, Msg: why}
+	}
+	return nil
+}
+
+func verifyArweave(owner, sig, m []byte) (bool, string) {
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(owner), E: arweaveExponent}
+	digest := sha256.Sum256(m)
+	if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}); err != nil {
+		return false, "RSA-PSS signature does not verify: " + err.Error()
+	}
+	return true, ""
+}
+
+func hexMessage(m []byte) []byte {
+	out := make([]byte, hex.EncodedLen(len(m)))
+	hex.Encode(out, m)
+	return out
+}
+
+func aptosMessage(m []byte) []byte {
+	b := append([]byte("APTOS\nmessage: "), hexMessage(m)...)
+	return append(b, "\nnonce: bundlr"...)
+}
+
+// verifyMultiAptos checks a multi-ed25519 signature: 32 slots of 64 bytes and
+// a 4-byte bitmap (bit i, most significant first, selects slot i, signed by
+// key i). arbundles accepts an empty bitmap; here at least one signature and at
+// least the owner's threshold (its last byte) of them are required, because an
+// item nobody signed is not signed.
+func verifyMultiAptos(owner, sig, m []byte) (bool, string) {
+	bitmap := sig[32*64:]
+	threshold := int(owner[32*32])
+	n := 0
+	for i := range 32 {
+		if bitmap[i/8]&(0x80>>(i%8)) == 0 {
+			continue
+		}
+		n++
+		if !ed25519.Verify(owner[i*32:(i+1)*32], m, sig[i*64:(i+1)*64]) {
+			return false, "multi-ed25519 signature in slot " + itoa(i) + " does not verify"
+		}
+	}
+	if n == 0 || n < threshold {
+		return false, "multi-ed25519 signature has " + itoa(n) + " signatures, threshold " + itoa(threshold)
+	}
+	return true, ""
+}
+
+func keccak256(parts ...[]byte) []byte {
+	h := sha3.NewLegacyKeccak256()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return h.Sum(nil)
+}
+
+// eip191Digest is what type 3 signs: personal_sign of the 48 raw bytes.
+func eip191Digest(m []byte) []byte {
+	return keccak256([]byte("\x19Ethereum Signed Message:\n48"), m)
+}
+
+// recoverEthereum recovers the public key from r‖s‖v (v in {27, 28}),
+// rejecting high-S signatures as go-ethereum and arbundles do.
+func recoverEthereum(sig, digest []byte) (*secp256k1.PublicKey, string) {
+	v := sig[64]
+	if v != 27 && v != 28 {
+		return nil, "v byte is " + itoa(int(v)) + ", want 27 or 28"
+	}
+	var s secp256k1.ModNScalar
+	if overflow := s.SetByteSlice(sig[32:64]); overflow || s.IsZero() {
+		return nil, "s is out of range"
+	}
+	if s.IsOverHalfOrder() {
+		return nil, "s is in the upper half of the order (high-S, malleable)"
+	}
+	var compact [65]byte
+	compact[0] = v
+	copy(compact[1:], sig[:64])
+	pub, _, err := ecdsa.RecoverCompact(compact[:], digest)
+	if err != nil {
+		return nil, "cannot recover a public key: " + err.Error()
+	}
+	return pub, ""
+}
+
+func verifyEthereum(owner, sig, digest []byte) (bool, string) {
+	if owner[0] != 4 {
+		return false, "owner is not an uncompressed secp256k1 key"
+	}
+	want, err := secp256k1.ParsePubKey(owner)
+	if err != nil {
+		return false, "owner is not a secp256k1 public key: " + err.Error()
+	}
+	got, why := recoverEthereum(sig, digest)
+	if got == nil {
+		return false, why
+	}
+	if !got.IsEqual(want) {
+		return false, "signature does not recover the owner key"
+	}
+	return true, ""
+}
+
+// ethAddressBytes is the Ethereum address of an uncompressed key X‖Y.
+func ethAddressBytes(xy []byte) []byte { return keccak256(xy)[12:] }
+
+// eip55 formats a 20-byte address with the EIP-55 mixed-case checksum.
+func eip55(addr []byte) string {
+	lower := hex.EncodeToString(addr)
+	h := keccak256([]byte(lower))
+	out := []byte("0x" + lower)
+	for i := range 40 {
+		c := out[2+i]
+		nibble := h[i/2] >> 4
+		if i%2 == 1 {
+			nibble = h[i/2] & 0x0f
+		}
+		if c >= 'a' && c <= 'f' && nibble >= 8 {
+			out[2+i] = c - 'a' + 'A'
+		}
+	}
+	return string(out)
+}
+
+// parseEthAddress reads "0x" and 40 hex digits. Mixed case must carry a valid
+// EIP-55 checksum, as ethers requires.
+func parseEthAddress(s []byte) ([]byte, bool) {
+	if len(s) != 42 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') {
+		return nil, false
+	}
+	addr, err := hex.DecodeString(string(s[2:]))
+	if err != nil {
+		return nil, false
+	}
+	digits := s[2:]
+	if !bytes.Equal(digits, bytes.ToLower(digits)) && !bytes.Equal(digits, bytes.ToUpper(digits)) &&
+		eip55(addr)[2:] != string(digits) {
+		return nil, false
+	}
+	return addr, true
+}
+
+// typedDataDigest is the EIP-712 digest type 7 signs: domain
+// {name: "Bundlr", version: "1"} and the struct
+// Bundlr(bytes Transaction hash,address address).
+func typedDataDigest(m, addr []byte) []byte {
+	domainType := keccak256([]byte("EIP712Domain(string name,string version)"))
+	domain := keccak256(domainType, keccak256([]byte("Bundlr")), keccak256([]byte("1")))
+	structType := keccak256([]byte("Bundlr(bytes Transaction hash,address address)"))
+	var paddedAddr [32]byte
+	copy(paddedAddr[12:], addr)
+	structHash := keccak256(structType, keccak256(m), paddedAddr[:])
+	return keccak256([]byte{0x19, 0x01}, domain, structHash)
+}
+
+func verifyTypedEthereum(owner, sig, m []byte) (bool, string) {
+	addr, ok := parseEthAddress(owner)
+	if !ok {
+		return false, "owner is not a 0x Ethereum address"
+	}
+	pub, why := recoverEthereum(sig, typedDataDigest(m, addr))
+	if pub == nil {
+		return false, why
+	}
+	if !bytes.Equal(ethAddressBytes(pub.SerializeUncompressed()[1:]), addr) {
+		return false, "signature does not recover the owner address"
+	}
+	return true, ""
+}
+
+func itoa(i int) string      { return strconv.Itoa(i) }
+func itoa64(v uint64) string { return strconv.FormatUint(v, 10) }
