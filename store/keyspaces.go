@@ -12,6 +12,7 @@ package store
 //	0x30-0x3F  messenger (mu)
 //	0x40-0x4F  consensus
 //	0x50-0x5F  p2p / node directory
+//	0xE0-0xEF  item indexes for the gateway (index.go)
 //
 // 0x20-0x2F is left unused on purpose: Badger reserves keys that begin with "!badger!"
 // (0x21), and keeping that whole row free makes a collision impossible. 0x00 and 0xFF are never
@@ -54,7 +55,8 @@ func (ks Keyspace) Valid() bool {
 	switch ks {
 	case KsItems, KsSlots, KsSlotByMessage, KsSlotByAssignment, KsSlotByTime, KsProcesses,
 		KsCUResults, KsCUCheckpoints,
-		KsMUQueue:
+		KsMUQueue,
+		KsIndexItems, KsIndexOrder, KsIndexTags, KsIndexOwners, KsIndexRecipients:
 		return true
 	}
 	return false

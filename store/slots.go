@@ -191,13 +191,15 @@ func timeKey(pid string, ms int64, nonce uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, nonce)
 }
 
-// PutItem stores the raw ANS-104 bytes of a data item under its id.
+// PutItem stores the raw ANS-104 bytes of a data item under its id, and indexes it by tag,
+// owner and recipient (index.go) when raw is a data item with that id.
 func (b *Batch) PutItem(id string, raw []byte) {
 	if !validID(id) {
 		b.setErr(fmt.Errorf("%w: item id of %d bytes", ErrInvalidKey, len(id)))
 		return
 	}
 	b.Set(KsItems, []byte(id), raw)
+	b.indexRaw(id, raw)
 }
 
 // PutSlot writes the slot and its message-id, assignment-id and time indexes. Slots are

@@ -23,6 +23,10 @@ func commands() []command {
 	return []command{
 		keygenCommand(),
 		itemCommand(),
+		runCommand(),
+		evalCommand(),
+		moduleCommand(),
+		spawnCommand(), sendCommand(), resultCommand(), resultsCommand(), dryrunCommand(),
 	}
 }
 

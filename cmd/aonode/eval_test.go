@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// evalShared returns ../shared beside the repository root, skipping when it is absent.
+func evalShared(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Skip("repository root not found")
+		}
+		dir = filepath.Dir(dir)
+	}
+	shared := filepath.Join(dir, "..", "shared")
+	if _, err := os.Stat(filepath.Join(shared, "fixtures", "wasm", "emscripten.wasm")); err != nil {
+		t.Skipf("fixtures not present under %s", shared)
+	}
+	return shared
+}
+
+type evalVector struct {
+	Env      json.RawMessage              `json:"env"`
+	Messages []json.RawMessage            `json:"messages"`
+	Expected []map[string]json.RawMessage `json:"expected"`
+}
+
+func runEvalCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), append([]string{"eval"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeSession(t *testing.T, dir, name string, v evalVector, from, to int) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"env": v.Env, "messages": v.Messages[from:to]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEvalMatchesVectors runs the format-1 vector session through the command, in two
+// halves joined by --save-memory/--memory, and checks every line against the reference.
+func TestEvalMatchesVectors(t *testing.T) {
+	shared := evalShared(t)
+	raw, err := os.ReadFile(filepath.Join(shared, "vectors", "aoloader", "emscripten.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	var v evalVector
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	wasm := filepath.Join(shared, "fixtures", "wasm", "emscripten.wasm")
+	mem := filepath.Join(dir, "mem.bin")
+	split := 3
+	code, out1, stderr := runEvalCmd(t, "--module", wasm, "--format", "wasm32-unknown-emscripten",
+		"--compute-limit", "9000000000000", "--save-memory", mem, writeSession(t, dir, "a.json", v, 0, split))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, out2, stderr := runEvalCmd(t, "--module", wasm, "--format", "wasm32-unknown-emscripten",
+		"--compute-limit", "9000000000000", "--memory", mem, writeSession(t, dir, "b.json", v, split, len(v.Messages)))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(out1+out2, "\n"), "\n")
+	if len(lines) != len(v.Expected) {
+		t.Fatalf("%d lines, want %d", len(lines), len(v.Expected))
+	}
+	for i, line := range lines {
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &got); err != nil {
+			t.Fatalf("line %d: %v: %s", i, err, line)
+		}
+		for _, key := range []string{"Output", "Error", "GasUsed", "MemorySize", "MemorySha256", "Threw"} {
+			want, ok := v.Expected[i][key]
+			if !ok {
+				if _, has := got[key]; has && key != "MemorySize" && key != "MemorySha256" {
+					t.Errorf("line %d: %s present, want absent", i, key)
+				}
+				continue
+			}
+			var a, b any
+			_ = json.Unmarshal(got[key], &a)
+			_ = json.Unmarshal(want, &b)
+			if !jsonEqual(a, b) {
+				t.Errorf("line %d: %s = %s, want %s", i, key, got[key], want)
+			}
+		}
+	}
+	if _, err := os.Stat(mem); err != nil {
+		t.Errorf("memory not saved: %v", err)
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+func TestEvalErrors(t *testing.T) {
+	shared := evalShared(t)
+	dir := t.TempDir()
+	wasm := filepath.Join(shared, "fixtures", "wasm", "emscripten.wasm")
+	sess := filepath.Join(dir, "s.json")
+	if err := os.WriteFile(sess, []byte(`{"env":{},"messages":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"messages":[{"a":1,}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no module", []string{"--format", "wasm32-unknown-emscripten", sess}, 2, "--module"},
+		{"no format", []string{"--module", wasm, sess}, 2, "--format"},
+		{"no session", []string{"--module", wasm, "--format", "wasm32-unknown-emscripten"}, 2, "SESSION.json"},
+		{"wasm64", []string{"--module", wasm, "--format", "wasm64-unknown-emscripten-draft_2024_02_15", sess}, 1, "unsupported module format"},
+		{"wrong format", []string{"--module", wasm, "--format", "wasm32-unknown-emscripten2", sess}, 1, "does not match its format"},
+		{"bad session", []string{"--module", wasm, "--format", "wasm32-unknown-emscripten", bad}, 1, "bad.json"},
+		{"missing memory", []string{"--module", wasm, "--format", "wasm32-unknown-emscripten", "--memory", filepath.Join(dir, "nope"), sess}, 1, "nope"},
+		{"nothing to save", []string{"--module", wasm, "--format", "wasm32-unknown-emscripten", "--save-memory", filepath.Join(dir, "m"), sess}, 1, "no memory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runEvalCmd(t, c.args...)
+			if code != c.code || !strings.Contains(stderr, c.stderr) {
+				t.Errorf("exit %d, stderr %q; want %d containing %q", code, stderr, c.code, c.stderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package cu
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/store"
+)
+
+// benchSetup is a fake SU and gateway with one process of n messages.
+func benchSetup(b *testing.B, n int, format module.Format, wasm []byte, tags []Tag, data func(i int) (string, []Tag)) (*fakeSU, *fakeGateway, string) {
+	su := newFakeSU(b)
+	gw := newFakeGateway(b)
+	mod := gw.addModule(wasm, moduleTags(string(format), tags...))
+	pid := su.addProcess(mod, false)
+	owner := su.processOwner(pid)
+	for i := range n {
+		d, t := data(i)
+		su.addMessageBy(pid, owner, 1000, d, t...)
+	}
+	return su, gw, pid
+}
+
+func benchCU(b *testing.B, db *store.DB, su *fakeSU, gw *fakeGateway, rts map[module.Format]Runtime) *CU {
+	src, err := NewSUClient(su.URL(), SUClientOptions{PageSize: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := NewGateway(gw.srv.URL, nil, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := New(Config{
+		Store: db, Signer: testSigner(), Source: src, Gateway: g, Runtimes: rts,
+		CheckpointEvery: 1 << 30, CheckpointInterval: time.Hour, CommitEvery: 256,
+		Registerer: prometheus.NewRegistry(), Logger: quietLogger(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// benchColdStart measures catching up with a process of n messages from nothing, and
+// resuming the same process from a checkpoint at its last slot.
+func benchColdStart(b *testing.B, n int, rts func() map[module.Format]Runtime, format module.Format, wasm []byte, tags []Tag, data func(int) (string, []Tag)) {
+	su, gw, pid := benchSetup(b, n, format, wasm, tags, data)
+	ctx := context.Background()
+	b.Run("from-nothing", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			db := openStore(b, b.TempDir())
+			c := benchCU(b, db, su, gw, rts())
+			b.StartTimer()
+			if _, err := c.catchUp(ctx, pid, -1); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			_ = c.Close()
+			_ = db.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n), "messages/op")
+	})
+	// from-checkpoint starts a new runtime each time (a process restart: the module is
+	// compiled again); from-checkpoint-warm reuses one (the compiled code is cached).
+	for _, warm := range []bool{false, true} {
+		name := "from-checkpoint"
+		if warm {
+			name += "-warm"
+		}
+		b.Run(name, func(b *testing.B) { benchFromCheckpoint(b, su, gw, pid, rts, warm) })
+	}
+}
+
+func benchFromCheckpoint(b *testing.B, su *fakeSU, gw *fakeGateway, pid string, rts func() map[module.Format]Runtime, warm bool) {
+	ctx := context.Background()
+	{
+		db := openStore(b, b.TempDir())
+		defer db.Close()
+		shared := rts()
+		c := benchCU(b, db, su, gw, shared)
+		if _, err := c.catchUp(ctx, pid, -1); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Close(); err != nil { // writes the checkpoint at the last slot
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			r := shared
+			if !warm {
+				r = rts()
+			}
+			c := benchCU(b, db, su, gw, r)
+			b.StartTimer()
+			// Ready to serve: definitions loaded, memory restored, instance live.
+			err := c.snapshot(ctx, pid, -1, func(p *proc) error {
+				if p.inst != nil {
+					return nil
+				}
+				inst, err := p.def.mod.Instantiate(ctx, p.mem)
+				p.inst = inst
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			_ = c.Close()
+			b.StartTimer()
+		}
+	}
+}
+
+func BenchmarkColdStartFake(b *testing.B) {
+	rts := func() map[module.Format]Runtime { return map[module.Format]Runtime{fakeFormat: &fakeRuntime{}} }
+	benchColdStart(b, 1000, rts, fakeFormat, []byte("fake wasm"),
+		[]Tag{{Name: "Memory-Limit", Value: "1-mb"}, {Name: "Compute-Limit", Value: "1"}},
+		func(int) (string, []Tag) { return "hello", []Tag{{Name: "Action", Value: "Count"}} })
+}

@@ -1,0 +1,291 @@
+package cu
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/store"
+)
+
+// Config configures a CU. Store, Signer, Source and Runtimes are required.
+type Config struct {
+	Store  *store.DB
+	Signer dataitem.Signer // the node key; signs attestations
+	Source Source          // where schedules come from (NewSUClient for an SU URL)
+	// Gateway loads modules (and hydrates pure assignments) that the node's store lacks.
+	// Optional.
+	Gateway *Gateway
+	// Items are the node's own data items, searched for modules before the gateway.
+	// Default: Store.
+	Items ItemLookup
+	// Runtimes by module format; a process whose module has another Module-Format gets 422.
+	Runtimes map[module.Format]Runtime
+
+	MaxMemoryLimit  uint64 // largest Memory-Limit accepted (default 1 GiB)
+	MaxComputeLimit uint64 // largest Compute-Limit accepted (default 9e12)
+	// InstanceBudgetBytes bounds the memory held by live instances (LRU, default 1 GiB).
+	InstanceBudgetBytes int64
+	// CheckpointEvery writes a checkpoint after this many evaluations (default 500);
+	// CheckpointInterval writes one when a catch-up ends and the last is older (default 1 min).
+	// IdleCheckpoint writes one when a process has had nothing to evaluate for this long
+	// (default 10 s; < 0 disables).
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
+	IdleCheckpoint     time.Duration
+	// CommitEvery bounds how many results are buffered before a durable commit (default 64).
+	CommitEvery int
+	// HashChainFromHeight: hash chains are verified for processes spawned at or above this
+	// block height (default 0: always). The reference uses 1440000.
+	HashChainFromHeight uint64
+	// MaxDryRunBytes bounds a dry-run request body (default 1 MiB).
+	MaxDryRunBytes int64
+	// Registerer receives the CU's metrics; Gatherer serves GET /metrics. Both optional: a
+	// private registry is used when Registerer is nil.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Logger     *slog.Logger
+	// Now is the wall clock for GET / and the cron right boundary (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Items == nil && c.Store != nil {
+		c.Items = c.Store
+	}
+	if c.MaxMemoryLimit == 0 {
+		c.MaxMemoryLimit = 1 << 30
+	}
+	if c.MaxComputeLimit == 0 {
+		c.MaxComputeLimit = 9e12
+	}
+	if c.InstanceBudgetBytes == 0 {
+		c.InstanceBudgetBytes = 1 << 30
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = 500
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = time.Minute
+	}
+	if c.IdleCheckpoint == 0 {
+		c.IdleCheckpoint = 10 * time.Second
+	}
+	if c.CommitEvery == 0 {
+		c.CommitEvery = 64
+	}
+	if c.MaxDryRunBytes == 0 {
+		c.MaxDryRunBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		c.Registerer = reg
+		if c.Gatherer == nil {
+			c.Gatherer = reg
+		}
+	}
+	if c.Gatherer == nil {
+		if g, ok := c.Registerer.(prometheus.Gatherer); ok {
+			c.Gatherer = g
+		}
+	}
+}
+
+// Validate reports a configuration the CU cannot run with.
+func (c *Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("cu: Config.Store is required")
+	case c.Signer == nil:
+		return errors.New("cu: Config.Signer is required")
+	case c.Source == nil:
+		return errors.New("cu: Config.Source is required")
+	case len(c.Runtimes) == 0:
+		return errors.New("cu: Config.Runtimes is empty")
+	case c.CheckpointEvery < 0 || c.CommitEvery < 0 || c.InstanceBudgetBytes < 0 || c.MaxDryRunBytes < 0:
+		return errors.New("cu: negative limit in Config")
+	}
+	return nil
+}
+
+// CU is a compute unit. Its methods are safe for concurrent use.
+type CU struct {
+	cfg     Config
+	db      *store.DB
+	src     Source
+	gateway *Gateway
+	items   ItemLookup
+	log     *slog.Logger
+	m       *metrics
+	address string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	procs   map[string]*proc
+	modules map[moduleKey]*compiled
+
+	lru lru
+}
+
+type moduleKey struct {
+	id   string
+	opts CompileOptions
+}
+
+type compiled struct {
+	once sync.Once
+	mod  Module
+	err  error
+}
+
+// New returns a CU. It starts no goroutine until a process is evaluated.
+func New(cfg Config) (*CU, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	owner := cfg.Signer.Owner()
+	sum := sha256.Sum256(owner)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &CU{
+		cfg:     cfg,
+		db:      cfg.Store,
+		src:     cfg.Source,
+		gateway: cfg.Gateway,
+		items:   cfg.Items,
+		log:     cfg.Logger.With("role", "cu"),
+		m:       m,
+		address: dataitem.EncodeID(sum[:]),
+		ctx:     ctx,
+		cancel:  cancel,
+		procs:   make(map[string]*proc),
+		modules: make(map[moduleKey]*compiled),
+	}
+	c.lru.init(cfg.InstanceBudgetBytes)
+	return c, nil
+}
+
+// Address is the CU's wallet address (base64url(sha256(owner))).
+func (c *CU) Address() string { return c.address }
+
+// Close stops every evaluation, writes a checkpoint for each process that has evaluated
+// messages since its last one, and releases the instances and modules. The store stays open.
+func (c *CU) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.wg.Wait()
+
+	// No evaluator runs any more: the state of each process is only ours to save.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var errs []error
+	c.mu.Lock()
+	procs := make([]*proc, 0, len(c.procs))
+	for _, p := range c.procs {
+		procs = append(procs, p)
+	}
+	mods := c.modules
+	c.modules = nil
+	c.mu.Unlock()
+	for _, p := range procs {
+		// A request handler may still hold the process (a dry-run instantiating).
+		if err := p.acquire(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("cu: checkpoint %s: %w", p.pid, err))
+			continue
+		}
+		if err := p.unload(ctx, true); err != nil {
+			errs = append(errs, fmt.Errorf("cu: checkpoint %s: %w", p.pid, err))
+		}
+		p.release()
+	}
+	for _, m := range mods {
+		if m.mod != nil {
+			if err := m.mod.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	c.m.unregister(c.cfg.Registerer)
+	return errors.Join(errs...)
+}
+
+// compile returns the compiled module for (def, opts), compiling it once.
+func (c *CU) compile(ctx context.Context, def moduleDef, opts CompileOptions) (Module, error) {
+	rt := c.cfg.Runtimes[opts.Format]
+	if rt == nil {
+		return nil, errorf(ErrUnsupportedFormat, "Module-Format %q is not supported", opts.Format)
+	}
+	key := moduleKey{id: def.ID, opts: opts}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	m := c.modules[key]
+	if m == nil {
+		m = &compiled{}
+		c.modules[key] = m
+	}
+	c.mu.Unlock()
+	m.once.Do(func() {
+		start := time.Now()
+		m.mod, m.err = rt.Compile(ctx, def.Wasm, opts)
+		c.m.compileSeconds.Observe(time.Since(start).Seconds())
+	})
+	if m.err != nil {
+		// A failed compile (e.g. cancelled) may succeed later: forget it.
+		c.mu.Lock()
+		if c.modules != nil && c.modules[key] == m {
+			delete(c.modules, key)
+		}
+		c.mu.Unlock()
+		if errors.Is(m.err, context.Canceled) || errors.Is(m.err, context.DeadlineExceeded) {
+			return nil, m.err
+		}
+		return nil, errorf(ErrInvalidDefinition, "module %s: %v", def.ID, m.err)
+	}
+	return m.mod, nil
+}
+
+// getProc returns the evaluator of pid, creating it.
+func (c *CU) getProc(pid string) (*proc, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	p := c.procs[pid]
+	if p == nil {
+		p = newProc(c, pid)
+		c.procs[pid] = p
+	}
+	return p, nil
+}

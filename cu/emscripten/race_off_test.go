@@ -1,0 +1,5 @@
+//go:build !race
+
+package emscripten
+
+const raceEnabled = false

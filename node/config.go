@@ -1,0 +1,135 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/su"
+)
+
+// Roles a node can take.
+const (
+	RoleSU = "su"
+)
+
+// knownRoles lists the roles this build can run.
+var knownRoles = []string{RoleSU}
+
+// Config is everything a node needs. DefaultConfig fills the defaults; flags and YAML fill the
+// same struct.
+type Config struct {
+	// Roles to run, e.g. ["su"].
+	Roles []string
+	// DataDir holds the store (ignored when InMemory).
+	DataDir string
+	// InMemory keeps the store in memory: for tests only, nothing survives Close.
+	InMemory bool
+	// HTTPAddr is the one listener of the node (host:port; port 0 picks a free one).
+	HTTPAddr string
+	// KeyFile is the node key as JWK (ed25519 OKP by default, or an Arweave RSA JWK); Signer,
+	// when set, is used instead.
+	KeyFile string
+	Signer  dataitem.Signer
+	// MaxItemBytes bounds one POSTed item (the reference's 10 MiB by default).
+	MaxItemBytes int64
+	// BlockHeight is the Arweave height stamped on assignments while no gateway answers;
+	// with no ArweaveURL it is the height, fixed (default 0).
+	BlockHeight uint64
+	// ArweaveURL, when set, is polled at {ArweaveURL}/info every ArweavePollInterval for the
+	// current height, as the reference SU does.
+	ArweaveURL          string
+	ArweavePollInterval time.Duration
+	// ShutdownTimeout bounds how long Close waits for in-flight HTTP requests.
+	ShutdownTimeout time.Duration
+	// StoreBatchDelay lets the store's committer wait this long to gather more batches into
+	// one fsync (0: take what is queued and go).
+	StoreBatchDelay time.Duration
+	Logger          *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in; DataDir and the key remain
+// to be set.
+func DefaultConfig() Config {
+	return Config{
+		Roles:               []string{RoleSU},
+		HTTPAddr:            "127.0.0.1:8080",
+		MaxItemBytes:        su.DefaultMaxItemBytes,
+		ArweavePollInterval: 5 * time.Second,
+		ShutdownTimeout:     10 * time.Second,
+	}
+}
+
+// withDefaults fills zero values, so a Config built by hand works too.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if len(c.Roles) == 0 {
+		c.Roles = d.Roles
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = d.HTTPAddr
+	}
+	if c.MaxItemBytes == 0 {
+		c.MaxItemBytes = d.MaxItemBytes
+	}
+	if c.ArweavePollInterval == 0 {
+		c.ArweavePollInterval = d.ArweavePollInterval
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	seen := map[string]bool{}
+	for _, r := range c.Roles {
+		if !slices.Contains(knownRoles, r) {
+			return fmt.Errorf("node: unknown role %q (this build runs: %v)", r, knownRoles)
+		}
+		if seen[r] {
+			return fmt.Errorf("node: role %q given twice", r)
+		}
+		seen[r] = true
+	}
+	if !c.InMemory && c.DataDir == "" {
+		return errors.New("node: a data directory is required")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return fmt.Errorf("node: HTTP address %q: %w", c.HTTPAddr, err)
+	}
+	if c.Signer == nil && c.KeyFile == "" {
+		return errors.New("node: a key file is required")
+	}
+	if c.MaxItemBytes < 1024 || c.MaxItemBytes > 1<<30 {
+		return fmt.Errorf("node: MaxItemBytes %d outside 1 KiB..1 GiB", c.MaxItemBytes)
+	}
+	if c.ArweaveURL != "" {
+		u, err := url.Parse(c.ArweaveURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("node: Arweave URL %q is not an http(s) URL", c.ArweaveURL)
+		}
+		if c.ArweavePollInterval < 100*time.Millisecond {
+			return fmt.Errorf("node: Arweave poll interval %v is below 100ms", c.ArweavePollInterval)
+		}
+	}
+	if c.ShutdownTimeout < 0 {
+		return errors.New("node: ShutdownTimeout must not be negative")
+	}
+	if c.StoreBatchDelay < 0 || c.StoreBatchDelay > time.Second {
+		return fmt.Errorf("node: StoreBatchDelay %v outside 0..1s", c.StoreBatchDelay)
+	}
+	return nil
+}
+
+func (c Config) has(role string) bool { return slices.Contains(c.Roles, role) }

@@ -1,0 +1,276 @@
+// Command subench measures durable assignments per second through the SU HTTP API of a real
+// `aonode run --roles su` child: for an ed25519 and an Arweave RSA SU key, with 1, 8 and 64
+// concurrent clients, each client on its own process ("procs") and all on one ("oneproc").
+// Messages are signed before the clock starts, so the figures are the node's: verify, assign,
+// sign, fsync, answer. A 200 answer means the slot is on disk.
+//
+//	go run ./scripts/subench [-n 20000] [-duration 10s] [-keys ed25519,rsa] [-clients 1,8,64]
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aonode/aonode/dataitem"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "subench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	key, mode        string
+	clients, n       int
+	perSec, p50, p99 float64
+}
+
+func run(ctx context.Context) error {
+	n := flag.Int("n", 20000, "messages per configuration (at most)")
+	dur := flag.Duration("duration", 10*time.Second, "time budget per configuration")
+	keys := flag.String("keys", "ed25519,rsa", "SU key types to measure")
+	clientList := flag.String("clients", "1,8,64", "concurrent client counts")
+	modes := flag.String("modes", "procs,oneproc", "procs: one process per client; oneproc: all clients on one process")
+	bin := flag.String("aonode", "", "aonode binary (default: build ./cmd/aonode)")
+	flag.Parse()
+
+	tmp, err := os.MkdirTemp("", "subench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if *bin == "" {
+		*bin = filepath.Join(tmp, "aonode")
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if out, err := exec.CommandContext(ctx, gobin, "build", "-o", *bin, "github.com/aonode/aonode/cmd/aonode").CombinedOutput(); err != nil {
+			return fmt.Errorf("building aonode: %v\n%s", err, out)
+		}
+	}
+	var clients []int
+	for _, s := range strings.Split(*clientList, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 1 {
+			return fmt.Errorf("-clients: %q", s)
+		}
+		clients = append(clients, c)
+	}
+	var results []result
+	for _, key := range strings.Split(*keys, ",") {
+		var t dataitem.SignatureType
+		switch key {
+		case "ed25519":
+			t = dataitem.ED25519
+		case "rsa":
+			t = dataitem.Arweave
+		default:
+			return fmt.Errorf("-keys: unknown key type %q", key)
+		}
+		signer, err := dataitem.GenerateKey(t)
+		if err != nil {
+			return err
+		}
+		for _, mode := range strings.Split(*modes, ",") {
+			if mode != "procs" && mode != "oneproc" {
+				return fmt.Errorf("-modes: unknown mode %q", mode)
+			}
+			for _, c := range clients {
+				r, err := measure(ctx, *bin, filepath.Join(tmp, fmt.Sprintf("%s-%s-%d", key, mode, c)), signer, mode == "oneproc", c, *n, *dur)
+				if err != nil {
+					return fmt.Errorf("%s %s %d clients: %w", key, mode, c, err)
+				}
+				r.key, r.mode = key, mode
+				results = append(results, r)
+				fmt.Fprintf(os.Stderr, "done: %s %s clients=%d\n", key, mode, c)
+			}
+		}
+	}
+	fmt.Printf("%-8s %-8s %-8s %10s %14s %9s %9s\n", "clients", "key", "mode", "messages", "assignments/s", "p50 ms", "p99 ms")
+	for _, r := range results {
+		fmt.Printf("%-8d %-8s %-8s %10d %14.0f %9.2f %9.2f\n", r.clients, r.key, r.mode, r.n, r.perSec, r.p50, r.p99)
+	}
+	return nil
+}
+
+// measure starts a fresh node, spawns the processes, then sends up to n pre-signed messages
+// from `clients` goroutines within dur.
+func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, oneProc bool, clients, n int, dur time.Duration) (result, error) {
+	res := result{clients: clients}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return res, err
+	}
+	keyJSON, err := dataitem.MarshalKey(suKey)
+	if err != nil {
+		return res, err
+	}
+	keyFile := filepath.Join(dir, "key.json")
+	if err := os.WriteFile(keyFile, keyJSON, 0o600); err != nil {
+		return res, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return res, err
+	}
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "run", "--roles", "su", "--data", filepath.Join(dir, "data"), "--http", addr, "--key", keyFile, "--log-level", "warn")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	base := "http://" + addr + "/su/"
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}
+	defer hc.CloseIdleConnections()
+	if err := waitReady(ctx, hc, base+"health"); err != nil {
+		return res, fmt.Errorf("%w\n%s", err, stderr.String())
+	}
+
+	client, err := dataitem.GenerateKey(dataitem.ED25519)
+	if err != nil {
+		return res, err
+	}
+	ownerHash := sha256.Sum256(suKey.Owner())
+	suAddr := dataitem.EncodeID(ownerHash[:])
+	nprocs := clients
+	if oneProc {
+		nprocs = 1
+	}
+	var pids [][]byte
+	for i := range nprocs {
+		p, err := dataitem.Sign(client, dataitem.Fields{Tags: []dataitem.Tag{
+			{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}, {Name: "Type", Value: "Process"},
+			{Name: "Module", Value: suAddr}, {Name: "Scheduler", Value: suAddr}, {Name: "N", Value: strconv.Itoa(i)},
+		}})
+		if err != nil {
+			return res, err
+		}
+		if err := send(hc, base, p.Raw()); err != nil {
+			return res, fmt.Errorf("spawn: %w", err)
+		}
+		id := p.RawID()
+		pids = append(pids, id[:])
+	}
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		m, err := dataitem.Sign(client, dataitem.Fields{Target: pids[i%nprocs], Data: []byte("1 + 1"), Tags: []dataitem.Tag{
+			{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}, {Name: "Type", Value: "Message"},
+			{Name: "Action", Value: "Eval"}, {Name: "N", Value: strconv.Itoa(i)},
+		}})
+		if err != nil {
+			return res, err
+		}
+		msgs[i] = m.Raw()
+	}
+
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var done atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	deadline := time.Now().Add(dur)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if err := send(hc, base, msgs[i]); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+				lat[i] = time.Since(t0)
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return res, firstErr
+	}
+	var got []time.Duration
+	for _, d := range lat {
+		if d > 0 {
+			got = append(got, d)
+		}
+	}
+	if len(got) == 0 {
+		return res, errors.New("no message acknowledged")
+	}
+	slices.Sort(got)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res.n = len(got)
+	res.perSec = float64(len(got)) / elapsed.Seconds()
+	res.p50 = ms(got[len(got)/2])
+	res.p99 = ms(got[len(got)*99/100])
+	return res, nil
+}
+
+func send(hc *http.Client, url string, raw []byte) error {
+	resp, err := hc.Post(url, "application/octet-stream", bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("POST answered %d %s", resp.StatusCode, body)
+	}
+	return nil
+}
+
+func waitReady(ctx context.Context, hc *http.Client, url string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("aonode not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
