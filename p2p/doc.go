@@ -1,0 +1,36 @@
+// Package p2p owns aonode's peer-to-peer layer: the libp2p host and its
+// identity, discovery (bootstrap list, mDNS, a Kademlia DHT under the private
+// protocol prefix /aonode), GossipSub with a validator on every topic and peer
+// scoring, the node directory built from gossiped node records, and fetching
+// items by id from peers over a stream protocol.
+//
+// Identity. A node has one key. When it is ed25519 (ANS-104 type 2, or the
+// ed25519 Solana type 4) the libp2p peer ID is derived from the same key, so a
+// peer ID and a wallet address (base64url(sha256(public key))) provably belong
+// to one node. Other wallet keys (Arweave RSA, Ethereum) get a separate
+// ed25519 libp2p key persisted beside the wallet (LoadOrCreatePeerKey); the
+// node record then binds the two: the record is an ANS-104 item signed by the
+// wallet that names the peer ID, and it travels in a GossipSub message that
+// pubsub requires to be signed by that peer's libp2p key (StrictSign), so each
+// key vouches for the other.
+//
+// Topics (names carry the protocol version):
+//
+//   - ao/1/nodes: signed node records; they form the Directory, which answers
+//     "which URL serves scheduler address X" in place of the reference's
+//     Scheduler-Location look-ups.
+//   - ao/1/process/<pid>: an ANS-104 bundle [assignment, message] published by
+//     a scheduler of the process; the validator accepts only assignments signed
+//     by an address among the process's Scheduler tags.
+//
+// Every topic is validated by one default validator that dispatches on the
+// topic name; a topic it does not know is rejected. Rejections count as
+// invalid message deliveries in the sender's peer score.
+//
+// Resource limits are fixed from Config: libp2p's auto-scaling reads the
+// machine's RAM, which is wrong when many nodes share a machine or a container
+// is limited below the host.
+//
+// The package never touches the store or the roles: the node hands it small
+// interfaces (ItemSource, ProcessSchedulers) and consumes its channels.
+package p2p

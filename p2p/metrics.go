@@ -1,0 +1,54 @@
+package p2p
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	validated   *prometheus.CounterVec // topic kind, result
+	delivered   *prometheus.CounterVec // topic kind, outcome (delivered, dropped)
+	fetchServed *prometheus.CounterVec // status
+	fetched     *prometheus.CounterVec // result
+	directory   prometheus.GaugeFunc
+	peers       prometheus.GaugeFunc
+}
+
+func newMetrics(reg prometheus.Registerer, dirLen, peerCount func() float64) (*metrics, error) {
+	m := &metrics{
+		validated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "aonode", Subsystem: "p2p", Name: "gossip_validated_total",
+			Help: "Gossip messages validated, by topic kind and result (accept, reject, ignore).",
+		}, []string{"topic", "result"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "aonode", Subsystem: "p2p", Name: "gossip_delivered_total",
+			Help: "Validated process pushes handed to subscribers, or dropped because a subscriber lagged.",
+		}, []string{"outcome"}),
+		fetchServed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "aonode", Subsystem: "p2p", Name: "fetch_served_total",
+			Help: "Fetch-by-id requests served to peers, by status.",
+		}, []string{"status"}),
+		fetched: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "aonode", Subsystem: "p2p", Name: "fetch_total",
+			Help: "Items fetched by id from peers, by result.",
+		}, []string{"result"}),
+		directory: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "aonode", Subsystem: "p2p", Name: "directory_records",
+			Help: "Node records in the directory.",
+		}, dirLen),
+		peers: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "aonode", Subsystem: "p2p", Name: "connected_peers",
+			Help: "Peers with an open connection.",
+		}, peerCount),
+	}
+	if reg != nil {
+		var done []prometheus.Collector
+		for _, c := range []prometheus.Collector{m.validated, m.delivered, m.fetchServed, m.fetched, m.directory, m.peers} {
+			if err := reg.Register(c); err != nil {
+				for _, d := range done {
+					reg.Unregister(d)
+				}
+				return nil, err
+			}
+			done = append(done, c)
+		}
+	}
+	return m, nil
+}
