@@ -12,6 +12,8 @@ import (
 type Batch struct {
 	ops []op
 	err error // the first invalid write; Commit returns it and writes nothing
+
+	scratch []byte // reused by the indexer for hashing long tags
 }
 
 type op struct {
@@ -39,6 +41,12 @@ func (b *Batch) Set(ks Keyspace, key, value []byte) {
 		return
 	}
 	b.ops = append(b.ops, op{key: fullKey(ks, key), value: append([]byte(nil), value...)})
+}
+
+// setOwned appends a write whose full key (keyspace byte first) the store built itself and
+// hands over: no checks, no copies. value must not be changed afterwards either.
+func (b *Batch) setOwned(fullKey, value []byte) {
+	b.ops = append(b.ops, op{key: fullKey, value: value})
 }
 
 // Delete removes key from ks (a no-op if it is absent).

@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -50,34 +52,104 @@ var ErrQueryTooBroad = errors.New("store: query too broad")
 
 // IndexItem writes the index entries of it under the order number order (PutItem uses the
 // current time). It does not store the item's bytes; PutItem does both.
+//
+// It runs once for every item a scheduler or gateway stores, so it avoids per-key garbage:
+// all of an item's index keys share one allocation, and the hashes are computed on the stack
+// (or a batch-owned scratch buffer for long tags).
 func (b *Batch) IndexItem(it *dataitem.Item, order uint64) {
-	id := it.ID()
-	if !validID(id) {
-		b.setErr(fmt.Errorf("%w: item id of %d bytes", ErrInvalidKey, len(id)))
+	if b.err != nil {
 		return
 	}
-	suffix := orderKey(order, id)
-	b.Set(KsIndexItems, []byte(id), suffix[:8])
-	b.Set(KsIndexOrder, suffix, nil)
-	seen := make(map[[indexHashBytes]byte]bool, len(it.Tags))
+	rawID := it.RawID()
+	var idBuf [43]byte
+	id := idBuf[:base64.RawURLEncoding.EncodedLen(len(rawID))]
+	base64.RawURLEncoding.Encode(id, rawID[:])
+	eth := it.EthAddress()
+	var (
+		hashes [][indexHashBytes]byte // tag hashes, distinct
+		small  [16][indexHashBytes]byte
+	)
+	hashes = small[:0]
 	for _, t := range it.Tags {
-		h := tagHash(t.Name, t.Value)
-		if seen[h] {
-			continue
+		h := b.tagHash(t.Name, t.Value)
+		if !containsHash(hashes, h) {
+			hashes = append(hashes, h)
 		}
-		seen[h] = true
-		b.Set(KsIndexTags, append(h[:], suffix...), nil)
 	}
-	owner := valueHash(it.Address())
-	b.Set(KsIndexOwners, append(owner[:], suffix...), nil)
-	if eth := it.EthAddress(); eth != "" {
-		h := valueHash(eth)
-		b.Set(KsIndexOwners, append(h[:], suffix...), nil)
+	n := len(hashes) + 1 // tags and owner
+	if eth != "" {
+		n++
 	}
 	if it.Target != nil {
-		h := valueHash(dataitem.EncodeID(it.Target))
-		b.Set(KsIndexRecipients, append(h[:], suffix...), nil)
+		n++
 	}
+	suffixLen := 8 + len(id)
+	b.ops = slices.Grow(b.ops, n+2)
+	// One buffer holds every key: the items entry, its 8-byte value, the order entry and
+	// one hashed entry per tag, owner and recipient.
+	buf := make([]byte, 0, (1+len(id))+8+(1+suffixLen)+n*(1+indexHashBytes+suffixLen))
+	var ord [8]byte
+	binary.BigEndian.PutUint64(ord[:], order)
+	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
+
+	at := len(buf)
+	buf = append(append(buf, byte(KsIndexItems)), id...)
+	itemsKey := cut(at)
+	at = len(buf)
+	buf = append(buf, ord[:]...)
+	b.setOwned(itemsKey, cut(at))
+	at = len(buf)
+	buf = append(append(append(buf, byte(KsIndexOrder)), ord[:]...), id...)
+	b.setOwned(cut(at), nil)
+	put := func(ks Keyspace, h [indexHashBytes]byte) {
+		at := len(buf)
+		buf = append(append(append(append(buf, byte(ks)), h[:]...), ord[:]...), id...)
+		b.setOwned(cut(at), nil)
+	}
+	for _, h := range hashes {
+		put(KsIndexTags, h)
+	}
+	addr := sha256.Sum256(it.Owner) // the Arweave-style address, as Item.Address encodes it
+	var addrBuf [43]byte
+	put(KsIndexOwners, valueHashBytes(addrBuf[:base64.RawURLEncoding.EncodedLen(len(addr))], addr[:]))
+	if eth != "" {
+		put(KsIndexOwners, valueHash(eth))
+	}
+	if it.Target != nil {
+		tb := make([]byte, base64.RawURLEncoding.EncodedLen(len(it.Target)))
+		put(KsIndexRecipients, valueHashBytes(tb, it.Target))
+	}
+}
+
+// valueHashBytes is valueHash of the base64url encoding of raw, encoded into enc (which
+// must be base64.RawURLEncoding.EncodedLen(len(raw)) long).
+func valueHashBytes(enc, raw []byte) [indexHashBytes]byte {
+	base64.RawURLEncoding.Encode(enc, raw)
+	s := sha256.Sum256(enc)
+	var out [indexHashBytes]byte
+	copy(out[:], s[:])
+	return out
+}
+
+func containsHash(hs [][indexHashBytes]byte, h [indexHashBytes]byte) bool {
+	for _, x := range hs {
+		if x == h {
+			return true
+		}
+	}
+	return false
+}
+
+// PutParsedItem stores the raw bytes of a parsed item under its id and indexes it, like
+// PutItem but without parsing the bytes again. The caller vouches that it came from
+// dataitem.Parse or dataitem.Sign (its Raw bytes are the item).
+func (b *Batch) PutParsedItem(it *dataitem.Item) {
+	if b.err != nil {
+		return
+	}
+	rawID := it.RawID()
+	b.Set(KsItems, []byte(dataitem.EncodeID(rawID[:])), it.Raw())
+	b.IndexItem(it, uint64(time.Now().UnixNano()))
 }
 
 // indexRaw indexes raw when it is a well-formed data item whose id is id. The store does not
@@ -97,14 +169,33 @@ func orderKey(order uint64, id string) []byte {
 	return append(k, id...)
 }
 
+// tagHash is the index hash of a tag: SHA-256 of uvarint(len(name)) || name || value.
 func tagHash(name, value string) [indexHashBytes]byte {
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(name)))])
-	h.Write([]byte(name))
-	h.Write([]byte(value))
+	var scratch []byte
+	return tagHashInto(&scratch, name, value)
+}
+
+func (b *Batch) tagHash(name, value string) [indexHashBytes]byte {
+	return tagHashInto(&b.scratch, name, value)
+}
+
+// tagHashInto hashes in one call over a buffer, reused through scratch, rather than through
+// a streaming hash, which would escape to the heap on every tag.
+func tagHashInto(scratch *[]byte, name, value string) [indexHashBytes]byte {
+	var stack [256]byte
+	buf := stack[:0]
+	need := binary.MaxVarintLen64 + len(name) + len(value)
+	if need > len(stack) {
+		if cap(*scratch) < need {
+			*scratch = make([]byte, 0, need)
+		}
+		buf = (*scratch)[:0]
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(name)))
+	buf = append(append(buf, name...), value...)
+	s := sha256.Sum256(buf)
 	var out [indexHashBytes]byte
-	copy(out[:], h.Sum(nil))
+	copy(out[:], s[:])
 	return out
 }
 

@@ -200,3 +200,42 @@ func BenchmarkPutItem(b *testing.B) {
 		})
 	}
 }
+
+// TestIndexKeysStable pins the index key layout: entries written by earlier versions (which
+// hashed through a streaming SHA-256 and formatted keys one by one) must still be found.
+func TestIndexKeysStable(t *testing.T) {
+	long := string(make([]byte, 3000))
+	target := sha256.Sum256([]byte("target"))
+	it := indexTestItem(t, indexSigner(t, 3), target[:], "Name", "short", "Long", long, "Name", "short")
+	const order = 0x0102030405060708
+	b := (&DB{}).NewBatch()
+	b.IndexItem(it, order)
+	if b.Err() != nil {
+		t.Fatal(b.Err())
+	}
+	hash := func(parts ...[]byte) string {
+		h := sha256.New()
+		for _, p := range parts {
+			h.Write(p)
+		}
+		return string(h.Sum(nil)[:indexHashBytes])
+	}
+	suffix := "\x01\x02\x03\x04\x05\x06\x07\x08" + it.ID()
+	want := map[string]string{
+		"\xe0" + it.ID(): suffix[:8],
+		"\xe1" + suffix:  "",
+		"\xe2" + hash([]byte{4}, []byte("Name"), []byte("short")) + suffix: "",
+		"\xe2" + hash([]byte{4}, []byte("Long"), []byte(long)) + suffix:    "",
+		"\xe3" + hash([]byte(it.Address())) + suffix:                       "",
+		"\xe4" + hash([]byte(dataitem.EncodeID(target[:]))) + suffix:       "",
+	}
+	if len(b.ops) != len(want) {
+		t.Fatalf("%d index writes, want %d (a repeated tag is indexed once)", len(b.ops), len(want))
+	}
+	for _, o := range b.ops {
+		v, ok := want[string(o.key)]
+		if !ok || v != string(o.value) || o.delete {
+			t.Fatalf("unexpected index write %x = %x", o.key, o.value)
+		}
+	}
+}

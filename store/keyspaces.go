@@ -29,7 +29,8 @@ const (
 	KsSlotByMessage Keyspace = 0x03
 	// KsSlotByAssignment maps an assignment id to the KsSlots key of its slot.
 	KsSlotByAssignment Keyspace = 0x04
-	// KsSlotByTime maps (process, timestamp, nonce) to nothing; it answers paging by time.
+	// KsSlotByTime mapped (process, timestamp, nonce) to nothing. It is no longer written
+	// (FirstNonceAfter binary-searches KsSlots); the keyspace stays reserved for old entries.
 	KsSlotByTime Keyspace = 0x05
 	// KsProcesses holds the scheduler's per-process definitions; the su owns the value format.
 	KsProcesses Keyspace = 0x06

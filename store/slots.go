@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -36,7 +37,14 @@ func (s Slot) MarshalBinary() ([]byte, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 0, 1+4*binary.MaxVarintLen64+len(s.Process)+len(s.HashChain)+len(s.AssignmentID)+len(s.MessageID)+8)
+	return s.appendBinary(make([]byte, 0, slotMaxLen(s))), nil
+}
+
+func slotMaxLen(s Slot) int {
+	return 1 + 7*binary.MaxVarintLen64 + len(s.Process) + len(s.HashChain) + len(s.AssignmentID) + len(s.MessageID)
+}
+
+func (s Slot) appendBinary(buf []byte) []byte {
 	buf = append(buf, slotFormat)
 	buf = appendString(buf, s.Process)
 	buf = binary.AppendUvarint(buf, s.Nonce)
@@ -44,8 +52,7 @@ func (s Slot) MarshalBinary() ([]byte, error) {
 	buf = binary.AppendUvarint(buf, s.BlockHeight)
 	buf = appendString(buf, s.HashChain)
 	buf = appendString(buf, s.AssignmentID)
-	buf = appendString(buf, s.MessageID)
-	return buf, nil
+	return appendString(buf, s.MessageID)
 }
 
 // UnmarshalBinary decodes what MarshalBinary produced; anything else is ErrCorrupt.
@@ -167,10 +174,9 @@ func (d *decoder) setErr(err error) {
 //	KsSlots:            len(pid) pid nonce(8)
 //	KsSlotByMessage:    len(pid) pid messageID        -> nonce(8)
 //	KsSlotByAssignment: assignmentID                  -> KsSlots key
-//	KsSlotByTime:       len(pid) pid time(8) nonce(8) -> empty
+//	KsSlotByTime:       len(pid) pid time(8) nonce(8) -> empty (no longer written)
 //
-// Integers are big-endian so that keys sort numerically; the timestamp has its sign bit
-// flipped so that negative times sort before positive ones.
+// Integers are big-endian so that keys sort numerically.
 
 func processPrefix(pid string) []byte {
 	k := make([]byte, 0, 1+len(pid)+16)
@@ -186,11 +192,6 @@ func messageKey(pid, messageID string) []byte {
 	return append(processPrefix(pid), messageID...)
 }
 
-func timeKey(pid string, ms int64, nonce uint64) []byte {
-	k := binary.BigEndian.AppendUint64(processPrefix(pid), uint64(ms)^(1<<63))
-	return binary.BigEndian.AppendUint64(k, nonce)
-}
-
 // PutItem stores the raw ANS-104 bytes of a data item under its id, and indexes it by tag,
 // owner and recipient (index.go) when raw is a data item with that id.
 func (b *Batch) PutItem(id string, raw []byte) {
@@ -202,20 +203,43 @@ func (b *Batch) PutItem(id string, raw []byte) {
 	b.indexRaw(id, raw)
 }
 
-// PutSlot writes the slot and its message-id, assignment-id and time indexes. Slots are
+// PutSlot writes the slot and its message-id and assignment-id indexes. Slots are
 // immutable: writing a different slot at an existing (process, nonce) leaves the old slot's
 // indexes behind, so the scheduler must never do it. Writing the same slot again is harmless.
+//
+// The time index (KsSlotByTime) is no longer written: timestamps never decrease along a
+// schedule, so FirstNonceAfter binary-searches the slots instead, and every slot costs one
+// key fewer. Entries that older versions wrote are left in place and ignored.
 func (b *Batch) PutSlot(s Slot) {
-	v, err := s.MarshalBinary()
-	if err != nil {
+	if b.err != nil {
+		return
+	}
+	if err := s.validate(); err != nil {
 		b.setErr(err)
 		return
 	}
-	sk := slotKey(s.Process, s.Nonce)
-	b.Set(KsSlots, sk, v)
-	b.Set(KsSlotByMessage, messageKey(s.Process, s.MessageID), binary.BigEndian.AppendUint64(nil, s.Nonce))
-	b.Set(KsSlotByAssignment, []byte(s.AssignmentID), sk)
-	b.Set(KsSlotByTime, timeKey(s.Process, s.Timestamp, s.Nonce), nil)
+	b.ops = slices.Grow(b.ops, 3)
+	pl := 1 + len(s.Process)
+	// One buffer for all keys and values: the slot key, the encoded slot, the message index
+	// key and value, and the assignment index key (whose value is the slot key).
+	buf := make([]byte, 0, 3*(1+pl+8)+len(s.MessageID)+1+len(s.AssignmentID)+slotMaxLen(s))
+	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
+	at := len(buf)
+	buf = append(buf, byte(KsSlots), byte(len(s.Process)))
+	buf = binary.BigEndian.AppendUint64(append(buf, s.Process...), s.Nonce)
+	sk := cut(at)
+	at = len(buf)
+	buf = s.appendBinary(buf)
+	b.setOwned(sk, cut(at))
+	at = len(buf)
+	buf = append(append(append(buf, byte(KsSlotByMessage), byte(len(s.Process))), s.Process...), s.MessageID...)
+	mk := cut(at)
+	at = len(buf)
+	buf = binary.BigEndian.AppendUint64(buf, s.Nonce)
+	b.setOwned(mk, cut(at))
+	at = len(buf)
+	buf = append(append(buf, byte(KsSlotByAssignment)), s.AssignmentID...)
+	b.setOwned(cut(at), sk[1:])
 }
 
 // Item returns the raw bytes of the item with this id, or ErrNotFound.
@@ -342,32 +366,45 @@ func (db *DB) Slots(pid string, fromNonce uint64, fn func(Slot) bool) error {
 }
 
 // FirstNonceAfter returns the smallest nonce whose Timestamp > ms (for paging by time), or
-// ErrNotFound if none. It reads the time index, so it is exact when timestamps do not
-// decrease along the schedule, which the sequencer guarantees; were they to decrease, it
-// would return the nonce of the earliest timestamp after ms.
+// ErrNotFound if none. It binary-searches the slots (O(log n) point reads in one snapshot),
+// so it is exact when timestamps do not decrease along the schedule, which the sequencer
+// guarantees; were they to decrease, it would return some nonce whose timestamp is > ms and
+// whose predecessor's is not.
 func (db *DB) FirstNonceAfter(pid string, ms int64) (uint64, error) {
 	if !validID(pid) || ms == math.MaxInt64 {
 		return 0, ErrNotFound
 	}
-	prefix := processPrefix(pid)
-	var (
-		nonce uint64
-		found bool
-	)
-	err := db.Scan(KsSlotByTime, prefix, timeKey(pid, ms+1, 0), false, func(key, _ []byte) bool {
-		if len(key) == len(prefix)+16 {
-			nonce = binary.BigEndian.Uint64(key[len(prefix)+8:])
-			found = true
-		}
-		return !found
-	})
-	switch {
-	case err != nil:
+	last, err := db.LastSlot(pid)
+	if err != nil {
 		return 0, err
-	case !found:
+	}
+	if last.Timestamp <= ms {
 		return 0, ErrNotFound
 	}
-	return nonce, nil
+	// Invariant: the slot at hi has Timestamp > ms; every slot below lo has Timestamp <= ms.
+	lo, hi := uint64(0), last.Nonce
+	err = db.view(func(txn *badger.Txn) error {
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			s, err := slotIn(txn, slotKey(pid, mid))
+			if errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("%w: process %s has no slot %d below its last, %d", ErrCorrupt, pid, mid, last.Nonce)
+			}
+			if err != nil {
+				return err
+			}
+			if s.Timestamp > ms {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return hi, nil
 }
 
 // slotIn reads and decodes the slot stored under key (without keyspace byte).

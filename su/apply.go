@@ -93,7 +93,7 @@ func Apply(b *store.Batch, assignment, item *dataitem.Item) (store.Slot, error) 
 		if id := item.ID(); id != s.MessageID {
 			return s, fmt.Errorf("%w %s: schedules %s, not item %s", ErrBadAssignment, s.AssignmentID, s.MessageID, id)
 		}
-		b.PutItem(s.MessageID, item.Raw())
+		b.PutParsedItem(item)
 	}
 	// Assignments are stored but not put in the gateway's tag index: nobody looks them up
 	// through GraphQL (CUs read them from the SU API), and indexing their ten tags would

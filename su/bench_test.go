@@ -1,8 +1,11 @@
 package su
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"sync"
@@ -135,6 +138,97 @@ func benchSchedule(b *testing.B, signer dataitem.Signer, oneProc bool, clients i
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	// CPU per assignment says what the machine could do when the wall-clock figure is
 	// distorted by other load: 2 cores / cpu-µs = the CPU-bound ceiling.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkPost measures POST / through the SU's HTTP handler in process (no sockets): body
+// read, ANS-104 parse and signature verification of the client's item, intake, the durable
+// slot (store in a temp dir) and the JSON answer, from 64 concurrent clients, one process
+// each, with an ed25519 SU key. The difference to BenchmarkSchedule is the HTTP-side work;
+// what net/http and the loopback add on top shows in scripts/su-bench.sh.
+//
+//	go test -run '^$' -bench BenchmarkPost -benchtime 30000x ./su
+func BenchmarkPost(b *testing.B) {
+	opts := store.DefaultOptions(b.TempDir())
+	opts.GCInterval = -1
+	db, err := store.Open(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	signer := testSigner(1)
+	s, err := New(Options{DB: db, Signer: signer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := s.Handler()
+	post := func(raw []byte) error {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(raw)))
+		if rec.Code != http.StatusOK {
+			return fmt.Errorf("POST answered %d %s", rec.Code, rec.Body.String())
+		}
+		return nil
+	}
+	const clients = 64
+	client := testSigner(7)
+	pids := make([][]byte, clients)
+	for i := range pids {
+		p, err := dataitem.Sign(client, dataitem.Fields{Tags: []dataitem.Tag{
+			{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Process"},
+			{Name: "Module", Value: handAID0}, {Name: "Scheduler", Value: AddressOfOwner(signer.Owner())},
+			{Name: "N", Value: strconv.Itoa(i)},
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := post(p.Raw()); err != nil {
+			b.Fatal(err)
+		}
+		id := p.RawID()
+		pids[i] = id[:]
+	}
+	msgs := make([][]byte, b.N)
+	for i := range msgs {
+		m, err := dataitem.Sign(client, dataitem.Fields{Target: pids[i%clients], Data: []byte("1 + 1"), Tags: []dataitem.Tag{
+			{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Message"},
+			{Name: "Action", Value: "Eval"}, {Name: "N", Value: strconv.Itoa(i)},
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = m.Raw()
+	}
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= b.N {
+					return
+				}
+				if err := post(msgs[i]); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
+	b.StopTimer()
+	if err, ok := failed.Load().(error); ok {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "assignments/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(0, "ns/op")
 }

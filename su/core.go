@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/aonode/aonode/dataitem"
 )
@@ -85,7 +86,14 @@ func NextHashChain(prevAssignmentID, prevHashChain string) (string, error) {
 }
 
 // FormatBlockHeight renders a height the way the reference does: 12 digits, zero-padded.
-func FormatBlockHeight(h uint64) string { return fmt.Sprintf("%012d", h) }
+func FormatBlockHeight(h uint64) string {
+	var buf [20]byte
+	d := strconv.AppendUint(buf[:0], h, 10)
+	if len(d) >= 12 {
+		return string(d)
+	}
+	return strings.Repeat("0", 12-len(d)) + string(d)
+}
 
 // AssignmentTags returns the tags of an assignment in the reference order.
 func AssignmentTags(process string, nonce uint64, hashChain string, height uint64, ts int64, message string, exclude []string) []dataitem.Tag {
@@ -115,6 +123,13 @@ func AssignmentTags(process string, nonce uint64, hashChain string, height uint6
 // new head. Nonces are contiguous, the timestamp never goes below the head's, and the hash
 // chain follows ao-protocol §1.5.
 func Assign(prev *Head, in Input, signer dataitem.Signer) (*dataitem.Item, Head, error) {
+	return assign(prev, in, func(f assignmentFields) (*dataitem.Item, error) {
+		return dataitem.Sign(signer, dataitem.Fields{Anchor: f.Anchor, Tags: f.Tags})
+	})
+}
+
+// assign is Assign with the signing step supplied (the sequencer's is assignmentSigner).
+func assign(prev *Head, in Input, sign func(assignmentFields) (*dataitem.Item, error)) (*dataitem.Item, Head, error) {
 	var (
 		nonce uint64
 		chain string
@@ -146,7 +161,7 @@ func Assign(prev *Head, in Input, signer dataitem.Signer) (*dataitem.Item, Head,
 			return nil, Head{}, fmt.Errorf("su: message id %q: %w", in.Message, err)
 		}
 	}
-	a, err := dataitem.Sign(signer, dataitem.Fields{
+	a, err := sign(assignmentFields{
 		Anchor: in.Anchor,
 		Tags:   AssignmentTags(in.Process, nonce, chain, in.BlockHeight, ts, in.Message, in.Exclude),
 	})

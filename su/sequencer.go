@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -63,7 +64,8 @@ type LocalOptions struct {
 	Clock func() int64
 	// BlockHeight returns the Arweave height stamped on assignments (default: always 0).
 	BlockHeight func() uint64
-	// Anchor fills an assignment's 32-byte anchor (default: crypto/rand, as the reference).
+	// Anchor fills an assignment's 32-byte anchor (default: random bytes, as the reference,
+	// from a ChaCha8 stream keyed from crypto/rand).
 	Anchor func([]byte) error
 	// MaxBatchItems and MaxBatchBytes bound how many queued requests of one process go into
 	// one store commit (defaults 1024 and 1 MiB, well inside Badger's transaction cap with the
@@ -81,7 +83,8 @@ type LocalOptions struct {
 // together and committed in one atomic store batch, so one busy process is not limited to one
 // fsync per message and a failed commit can never leave a gap.
 type Local struct {
-	opts LocalOptions
+	opts   LocalOptions
+	signer *assignmentSigner
 
 	mu    sync.Mutex
 	procs map[string]*procState
@@ -124,7 +127,11 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 		opts.BlockHeight = func() uint64 { return 0 }
 	}
 	if opts.Anchor == nil {
-		opts.Anchor = func(b []byte) error { _, err := rand.Read(b); return err }
+		a, err := newAnchorStream()
+		if err != nil {
+			return nil, err
+		}
+		opts.Anchor = a.fill
 	}
 	if opts.MaxBatchItems <= 0 {
 		opts.MaxBatchItems = 1024
@@ -135,7 +142,30 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 	if opts.MaxIdleHeads <= 0 {
 		opts.MaxIdleHeads = 100000
 	}
-	return &Local{opts: opts, procs: make(map[string]*procState)}, nil
+	return &Local{opts: opts, signer: newAssignmentSigner(opts.Signer), procs: make(map[string]*procState)}, nil
+}
+
+// anchorStream makes assignment anchors: a ChaCha8 stream keyed once from crypto/rand.
+// Anchors only need to be unpredictable and unique, which a CSPRNG stream gives, and it
+// costs a few dozen nanoseconds instead of a getrandom call per assignment.
+type anchorStream struct {
+	mu sync.Mutex
+	r  *mrand.ChaCha8
+}
+
+func newAnchorStream() (*anchorStream, error) {
+	var seed [32]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("su: seed anchor stream: %w", err)
+	}
+	return &anchorStream{r: mrand.NewChaCha8(seed)}, nil
+}
+
+func (a *anchorStream) fill(b []byte) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, err := a.r.Read(b)
+	return err
 }
 
 // Head returns the stored head of a process; ok is false when it has no slot.
@@ -273,7 +303,8 @@ func (l *Local) lead(st *procState, self *waiter, batch []*waiter) {
 func (l *Local) prepare(pid string, head *Head, batch []*waiter, seen map[string]bool) prepared {
 	p := prepared{waiters: batch, b: l.opts.DB.NewBatch(), head: head}
 	for _, w := range batch {
-		if err := l.check(p.head, w.req, seen); err != nil {
+		mid := w.req.messageID() // an item's id is a hash: compute it once
+		if err := l.check(p.head, w.req, mid, seen); err != nil {
 			w.err = err
 			continue
 		}
@@ -290,9 +321,9 @@ func (l *Local) prepare(pid string, head *Head, batch []*waiter, seen map[string
 			Anchor:      anchor,
 		}
 		if p.head != nil {
-			in.Message = w.req.messageID()
+			in.Message = mid
 		}
-		a, next, err := Assign(p.head, in, l.opts.Signer)
+		a, next, err := assign(p.head, in, l.signer.sign)
 		if err != nil {
 			w.err = err
 			continue
@@ -303,7 +334,7 @@ func (l *Local) prepare(pid string, head *Head, batch []*waiter, seen map[string
 			continue
 		}
 		w.res = Scheduled{Slot: slot, Assignment: a}
-		seen[w.req.messageID()] = true
+		seen[mid] = true
 		p.head = &next
 		p.accepted = append(p.accepted, w)
 	}
@@ -391,8 +422,7 @@ func (l *Local) handOff(st *procState) {
 }
 
 // check applies the rules that depend on the schedule so far.
-func (l *Local) check(head *Head, req Request, inBatch map[string]bool) error {
-	mid := req.messageID()
+func (l *Local) check(head *Head, req Request, mid string, inBatch map[string]bool) error {
 	if req.Item != nil && req.Process == mid {
 		if head != nil || inBatch[mid] {
 			return refuse(ErrDuplicate, "Process %s already exists", mid)

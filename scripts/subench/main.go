@@ -47,6 +47,7 @@ type result struct {
 	key, mode        string
 	clients, n       int
 	perSec, p50, p99 float64
+	cpuPerOp         float64 // the node's user+system CPU µs per acknowledged message; 0 if unknown
 }
 
 func run(ctx context.Context) error {
@@ -108,9 +109,12 @@ func run(ctx context.Context) error {
 			}
 		}
 	}
-	fmt.Printf("%-8s %-8s %-8s %10s %14s %9s %9s\n", "clients", "key", "mode", "messages", "assignments/s", "p50 ms", "p99 ms")
+	// node cpu-µs/op is what the node process spent per message (HTTP, verification, the
+	// assignment, the store): 2 cores / that figure is the node's CPU-bound ceiling, whatever
+	// else shares the machine (the client here included).
+	fmt.Printf("%-8s %-8s %-8s %10s %14s %9s %9s %18s\n", "clients", "key", "mode", "messages", "assignments/s", "p50 ms", "p99 ms", "node cpu-µs/op")
 	for _, r := range results {
-		fmt.Printf("%-8d %-8s %-8s %10d %14.0f %9.2f %9.2f\n", r.clients, r.key, r.mode, r.n, r.perSec, r.p50, r.p99)
+		fmt.Printf("%-8d %-8s %-8s %10d %14.0f %9.2f %9.2f %18.1f\n", r.clients, r.key, r.mode, r.n, r.perSec, r.p50, r.p99, r.cpuPerOp)
 	}
 	return nil
 }
@@ -195,6 +199,7 @@ func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, onePro
 	var errOnce sync.Once
 	deadline := time.Now().Add(dur)
 	var wg sync.WaitGroup
+	cpu0, cpuErr := processCPU(cmd.Process.Pid)
 	start := time.Now()
 	for range clients {
 		wg.Go(func() {
@@ -215,6 +220,7 @@ func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, onePro
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, cpuErr1 := processCPU(cmd.Process.Pid)
 	if firstErr != nil {
 		return res, firstErr
 	}
@@ -233,7 +239,36 @@ func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, onePro
 	res.perSec = float64(len(got)) / elapsed.Seconds()
 	res.p50 = ms(got[len(got)/2])
 	res.p99 = ms(got[len(got)*99/100])
+	if cpuErr == nil && cpuErr1 == nil {
+		res.cpuPerOp = float64((cpu1 - cpu0).Microseconds()) / float64(len(got))
+	}
 	return res, nil
+}
+
+// processCPU is the user+system CPU time of process pid so far, from /proc (Linux only; an
+// error elsewhere, and the column then shows 0).
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: fields after it
+	// start past the last ')'. utime and stime are fields 14 and 15, in clock ticks.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("malformed /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("malformed /proc stat")
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("malformed /proc stat")
+	}
+	const ticksPerSecond = 100 // USER_HZ, fixed at 100 on Linux for /proc
+	return time.Duration(ut+st) * time.Second / ticksPerSecond, nil
 }
 
 func send(hc *http.Client, url string, raw []byte) error {
