@@ -518,3 +518,19 @@ func TestDryRun(t *testing.T) {
 		t.Fatalf("dry-runs were stored: %d results", len(conn.Edges))
 	}
 }
+
+// The MU asks for a spawned process's boot result as /result/{pid}?process-id={pid}: the
+// process is its own first slot, whatever the SU answers for its id.
+func TestResultOfTheProcessItself(t *testing.T) {
+	h := newHarness(t, nil)
+	defer h.close()
+	pid := h.su.addProcess(h.mod, false)
+	h.addMessages(pid, 2)
+	r := h.get("/result/" + pid + "?process-id=" + pid)
+	wantStatus(t, r, 200, "")
+	var res map[string]json.RawMessage
+	r.json(t, &res)
+	if got := string(res["Output"]); got != `"count=1 ro=false cron=false boot=0"` {
+		t.Fatalf("Output = %s", got)
+	}
+}

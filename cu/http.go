@@ -132,6 +132,11 @@ func (c *CU) Result(ctx context.Context, pid, msgID string) (store.EvalResult, e
 	}
 	rec, err = c.db.EvalResultByMessage(pid, msgID)
 	if errors.Is(err, store.ErrNotFound) {
+		// msgID may be the id of an assignment (what an MU answers for an assign): its
+		// result is the one of the slot it made.
+		if r, err := c.db.EvalResult(pid, nonce, 0); err == nil && r.AssignmentID == msgID {
+			return r, nil
+		}
 		return store.EvalResult{}, errorf(ErrNotFound, "message %s has no result in process %s", msgID, pid)
 	}
 	return rec, err

@@ -840,6 +840,11 @@ func (c *CU) slotNonce(ctx context.Context, pid, msgID string) (uint64, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return 0, err
 	}
+	if msgID == pid {
+		// The process is its own first slot (AOP-6); an SU asked for it by id answers with the
+		// process's message list, not a slot. The MU asks for this boot result after a spawn.
+		return 0, nil
+	}
 	s, err := c.src.Slot(ctx, pid, msgID)
 	if err != nil {
 		return 0, err

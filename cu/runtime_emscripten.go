@@ -3,6 +3,8 @@ package cu
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 
 	"github.com/tetratelabs/wazero"
 
@@ -17,7 +19,13 @@ type EmscriptenRuntime struct {
 
 // NewEmscriptenRuntime creates the runtime; Close it after the CU that uses it.
 func NewEmscriptenRuntime(ctx context.Context) (*EmscriptenRuntime, error) {
-	eng, err := emscripten.NewEngine(ctx, emscripten.EngineConfig{})
+	return NewEmscriptenRuntimeWith(ctx, emscripten.EngineConfig{})
+}
+
+// NewEmscriptenRuntimeWith creates the runtime with an engine configuration (e.g. an on-disk
+// compilation cache, so that a restarted node does not compile aos again).
+func NewEmscriptenRuntimeWith(ctx context.Context, cfg emscripten.EngineConfig) (*EmscriptenRuntime, error) {
+	eng, err := emscripten.NewEngine(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -68,11 +76,27 @@ var EmscriptenFormats = []module.Format{
 // DefaultRuntimes returns the runtimes of every format aonode supports (the emscripten
 // formats and aonode's WASI format) and a function that releases them after the CU closed.
 func DefaultRuntimes(ctx context.Context) (map[module.Format]Runtime, func(context.Context) error, error) {
-	em, err := NewEmscriptenRuntime(ctx)
-	if err != nil {
-		return nil, nil, err
+	return DefaultRuntimesIn(ctx, "")
+}
+
+// DefaultRuntimesIn is DefaultRuntimes with compiled machine code cached on disk under
+// cacheDir (one subdirectory per runtime); an empty cacheDir caches in memory only.
+func DefaultRuntimesIn(ctx context.Context, cacheDir string) (map[module.Format]Runtime, func(context.Context) error, error) {
+	var emCfg emscripten.EngineConfig
+	var cache wazero.CompilationCache
+	if cacheDir == "" {
+		cache = wazero.NewCompilationCache()
+	} else {
+		emCfg.CacheDir = filepath.Join(cacheDir, "emscripten")
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(filepath.Join(cacheDir, "wasi")); err != nil {
+			return nil, nil, fmt.Errorf("cu: compilation cache: %w", err)
+		}
 	}
-	cache := wazero.NewCompilationCache()
+	em, err := NewEmscriptenRuntimeWith(ctx, emCfg)
+	if err != nil {
+		return nil, nil, errors.Join(err, cache.Close(ctx))
+	}
 	rts := map[module.Format]Runtime{module.WASI: WASIRuntime{CompilationCache: cache}}
 	for _, f := range EmscriptenFormats {
 		rts[f] = em

@@ -189,7 +189,10 @@ func (m *MU) Submit(it *dataitem.Item) error {
 			t.Assigns = []string{dataitem.EncodeID(it.Target)}
 		}
 	} else {
-		t.Process, t.Follow = dataitem.EncodeID(it.Target), true
+		// A cast (tag Cast: true, what aonode send --cast sets) is sent and not followed,
+		// as casts from an outbox are.
+		cast, _ := it.Tag("Cast")
+		t.Process, t.Follow = dataitem.EncodeID(it.Target), !strings.EqualFold(cast, "true")
 	}
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.RequestTimeout)
 	defer cancel()

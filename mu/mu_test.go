@@ -327,6 +327,27 @@ func TestCastIsSentNotFollowed(t *testing.T) {
 	}
 }
 
+// A client's message tagged Cast: true (aonode send --cast) reaches the SU and its result
+// is not pulled; the same message without the tag is followed.
+func TestUserCastIsNotFollowed(t *testing.T) {
+	w := newWorld(t, nil)
+	cast := messageItem(t, w.user, w.a.ID(), dataitem.Tag{Name: "Action", Value: "Fire"}, dataitem.Tag{Name: "Cast", Value: "true"})
+	plain := messageItem(t, w.user, w.a.ID(), dataitem.Tag{Name: "Action", Value: "Fire"})
+	for _, it := range []*dataitem.Item{cast, plain} {
+		if status, body := post(t, w.mu.srv.URL, it.Raw()); status != 202 {
+			t.Fatalf("POST = %d %s", status, body)
+		}
+	}
+	waitFor(t, "the plain message's result", func() bool { return w.cu.calls(w.a.ID(), plain.ID()) == 1 })
+	w.idle(t)
+	if n := len(w.pushedTo(w.a.ID(), "Fire")); n != 2 {
+		t.Fatalf("%d messages reached the SU", n)
+	}
+	if n := w.cu.calls(w.a.ID(), cast.ID()); n != 0 {
+		t.Fatalf("cast result pulled %d times", n)
+	}
+}
+
 func TestCrankSpawnAndAssignment(t *testing.T) {
 	w := newWorld(t, nil)
 	var user *dataitem.Item

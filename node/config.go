@@ -10,22 +10,42 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/p2p"
 	"github.com/aonode/aonode/su"
 )
 
 // Roles a node can take.
 const (
-	RoleSU = "su"
+	RoleSU      = "su"
+	RoleCU      = "cu"
+	RoleMU      = "mu"
+	RoleGateway = "gateway"
 )
 
-// knownRoles lists the roles this build can run.
-var knownRoles = []string{RoleSU}
+// AllRoles lists the roles this build can run, which is what a dev node runs.
+var AllRoles = []string{RoleSU, RoleCU, RoleMU, RoleGateway}
 
 // Config is everything a node needs. DefaultConfig fills the defaults; flags and YAML fill the
 // same struct.
 type Config struct {
-	// Roles to run, e.g. ["su"].
+	// Roles to run, e.g. ["su"] (default: AllRoles).
 	Roles []string
+	// SUURL is the SU the CU reads schedules from and the MU sends to, when this node runs
+	// no SU itself (with the su role the node's own /su is used). GatewayURL is the gateway
+	// the CU loads modules from when the node runs no gateway (optional). CUURL is the CU the
+	// MU reads results from when the node runs no CU.
+	SUURL      string
+	GatewayURL string
+	CUURL      string
+	// NoLocalShortcut makes the node's units call each other over its listener, as they
+	// call other nodes, instead of in-process (the default; tests of the network path).
+	NoLocalShortcut bool
+	// CompileCacheDir keeps the machine code of compiled modules across restarts (default
+	// <DataDir>/wasm-cache; with InMemory and no CompileCacheDir, a memory cache only).
+	CompileCacheDir string
+	// CronInterval is how often the MU polls the CU for the cron results of monitored
+	// processes (default mu.DefaultCronInterval).
+	CronInterval time.Duration
 	// DataDir holds the store (ignored when InMemory).
 	DataDir string
 	// InMemory keeps the store in memory: for tests only, nothing survives Close.
@@ -50,15 +70,19 @@ type Config struct {
 	// StoreBatchDelay lets the store's committer wait this long to gather more batches into
 	// one fsync (0: take what is queued and go).
 	StoreBatchDelay time.Duration
-	Logger          *slog.Logger
+	// P2P, when set (a filled p2p.DefaultConfig), starts a libp2p host: the node announces
+	// itself in the node directory and finds the SUs and CUs it lacks through it, so SUURL
+	// and CUURL may stay empty (see network.go).
+	P2P    *p2p.Config
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns a Config with every default filled in; DataDir and the key remain
 // to be set.
 func DefaultConfig() Config {
 	return Config{
-		Roles:               []string{RoleSU},
-		HTTPAddr:            "127.0.0.1:8080",
+		Roles:               slices.Clone(AllRoles),
+		HTTPAddr:            "127.0.0.1:8734",
 		MaxItemBytes:        su.DefaultMaxItemBytes,
 		ArweavePollInterval: 5 * time.Second,
 		ShutdownTimeout:     10 * time.Second,
@@ -94,8 +118,8 @@ func (c Config) Validate() error {
 	c = c.withDefaults()
 	seen := map[string]bool{}
 	for _, r := range c.Roles {
-		if !slices.Contains(knownRoles, r) {
-			return fmt.Errorf("node: unknown role %q (this build runs: %v)", r, knownRoles)
+		if !slices.Contains(AllRoles, r) {
+			return fmt.Errorf("node: unknown role %q (this build runs: %v)", r, AllRoles)
 		}
 		if seen[r] {
 			return fmt.Errorf("node: role %q given twice", r)
@@ -122,6 +146,29 @@ func (c Config) Validate() error {
 		if c.ArweavePollInterval < 100*time.Millisecond {
 			return fmt.Errorf("node: Arweave poll interval %v is below 100ms", c.ArweavePollInterval)
 		}
+	}
+	for _, u := range []struct{ name, url string }{{"SU", c.SUURL}, {"gateway", c.GatewayURL}, {"CU", c.CUURL}} {
+		if u.url == "" {
+			continue
+		}
+		p, err := url.Parse(u.url)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("node: %s URL %q is not an http(s) URL", u.name, u.url)
+		}
+	}
+	if c.P2P != nil {
+		if err := c.P2P.Validate(); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	if (c.has(RoleCU) || c.has(RoleMU)) && !c.has(RoleSU) && c.SUURL == "" && c.P2P == nil {
+		return errors.New("node: the cu and mu roles need an SU: run the su role too or give its URL (--su)")
+	}
+	if c.has(RoleMU) && !c.has(RoleCU) && c.CUURL == "" && c.P2P == nil {
+		return errors.New("node: the mu role needs a CU: run the cu role too or give its URL (--cu)")
+	}
+	if c.CronInterval < 0 {
+		return errors.New("node: CronInterval must not be negative")
 	}
 	if c.ShutdownTimeout < 0 {
 		return errors.New("node: ShutdownTimeout must not be negative")

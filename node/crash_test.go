@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,7 +42,7 @@ func TestCrashRecovery(t *testing.T) {
 		kills = n
 	}
 	dir := t.TempDir()
-	bin := buildAonode(t, dir)
+	bin := buildAonode(t)
 	keyFile := filepath.Join(dir, "key.json")
 	raw, err := dataitem.MarshalKey(seedSigner(11))
 	if err != nil {
@@ -115,17 +114,6 @@ type crashRun struct {
 	mu    sync.Mutex
 	slots map[string]uint64 // acknowledged message -> nonce first seen
 	owner map[string]string // acknowledged message -> process
-}
-
-func buildAonode(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "aonode")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/aonode/aonode/cmd/aonode").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building aonode: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func freeAddr(t *testing.T) string {

@@ -22,10 +22,22 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	dir, err := os.MkdirTemp("", "aonode-node-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = dir
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		_ = os.RemoveAll(dir)
+		os.Exit(code)
+	}))
 }
 
 func quietLogger() *slog.Logger {
+	if os.Getenv("NODE_DEBUG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
@@ -94,6 +106,10 @@ func TestConfigValidate(t *testing.T) {
 		"fast poll":      func(c *Config) { c.ArweaveURL = "http://x"; c.ArweavePollInterval = time.Millisecond },
 		"batch delay":    func(c *Config) { c.StoreBatchDelay = time.Hour },
 		"neg shutdown":   func(c *Config) { c.ShutdownTimeout = -1 },
+		"cu without su":  func(c *Config) { c.Roles = []string{"cu"} },
+		"mu without cu":  func(c *Config) { c.Roles = []string{"su", "mu"} },
+		"bad su url":     func(c *Config) { c.Roles = []string{"cu"}; c.SUURL = "su:8080" },
+		"neg cron":       func(c *Config) { c.CronInterval = -time.Second },
 	}
 	for name, mutate := range cases {
 		c := testConfig(t)
@@ -110,7 +126,7 @@ func TestConfigValidate(t *testing.T) {
 func TestNodeServesSUUnderPrefix(t *testing.T) {
 	n := startNode(t, testConfig(t))
 	base := n.URL()
-	if code, body := get(t, base+"/health"); code != 200 || body != `{"status":"ok","roles":["su"]}` {
+	if code, body := get(t, base+"/health"); code != 200 || body != `{"status":"ok","roles":["su","cu","mu","gateway"]}` {
 		t.Fatalf("/health = %d %s", code, body)
 	}
 	want := fmt.Sprintf(`{"address":%q,"timestamp":"`, n.SU().Address())

@@ -23,7 +23,7 @@ func commands() []command {
 	return []command{
 		keygenCommand(),
 		itemCommand(),
-		runCommand(),
+		runCommand(), devCommand(), testnetCommand(),
 		evalCommand(),
 		moduleCommand(),
 		spawnCommand(), sendCommand(), resultCommand(), resultsCommand(), dryrunCommand(),

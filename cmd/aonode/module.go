@@ -107,37 +107,55 @@ func runModulePublish(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	spec := moduleSpec{format: *format, memoryLimit: *memLimit, computeLimit: *computeLimit, extra: append(exts, tags...)}
+	it, err := uploadModule(ctx, nc, signer, wasm, spec)
+	if err != nil {
+		return err
+	}
+	return printJSON(stdout, map[string]any{"id": it.ID(), "format": *format, "size": len(wasm), "owner": it.Address()})
+}
+
+// moduleSpec is what a module item says besides its binary.
+type moduleSpec struct {
+	format       string
+	memoryLimit  string // Memory-Limit tag, omitted when empty
+	computeLimit string // Compute-Limit tag, omitted when empty
+	extra        []dataitem.Tag
+}
+
+// uploadModule signs wasm as an ao module (ao-protocol.md §5) and uploads it to the node's
+// gateway (POST {node}/tx), which stores it.
+func uploadModule(ctx context.Context, nc *nodeClient, signer dataitem.Signer, wasm []byte, spec moduleSpec) (*dataitem.Item, error) {
 	t := []dataitem.Tag{
 		{Name: "Data-Protocol", Value: "ao"},
 		{Name: "Type", Value: "Module"},
-		{Name: "Module-Format", Value: *format},
+		{Name: "Module-Format", Value: spec.format},
 		{Name: "Input-Encoding", Value: "JSON-1"},
 		{Name: "Output-Encoding", Value: "JSON-1"},
 		{Name: "Variant", Value: "ao.TN.1"},
 		{Name: "Content-Type", Value: "application/wasm"},
 	}
-	if *memLimit != "" {
-		t = append(t, dataitem.Tag{Name: "Memory-Limit", Value: *memLimit})
+	if spec.memoryLimit != "" {
+		t = append(t, dataitem.Tag{Name: "Memory-Limit", Value: spec.memoryLimit})
 	}
-	if *computeLimit != "" {
-		t = append(t, dataitem.Tag{Name: "Compute-Limit", Value: *computeLimit})
+	if spec.computeLimit != "" {
+		t = append(t, dataitem.Tag{Name: "Compute-Limit", Value: spec.computeLimit})
 	}
-	t = append(append(t, exts...), tags...)
-	it, err := dataitem.Sign(signer, dataitem.Fields{Tags: t, Data: wasm})
+	it, err := dataitem.Sign(signer, dataitem.Fields{Tags: append(t, spec.extra...), Data: wasm})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b, _, err := nc.do(ctx, http.MethodPost, "/tx", "application/octet-stream", it.Raw())
 	if err != nil {
-		return fmt.Errorf("uploading module %s: %w", it.ID(), err)
+		return nil, fmt.Errorf("uploading module %s: %w", it.ID(), err)
 	}
 	var reply struct {
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(b, &reply); err != nil || reply.ID != it.ID() {
-		return fmt.Errorf("uploading module %s: the node answered %.200s", it.ID(), b)
+		return nil, fmt.Errorf("uploading module %s: the node answered %.200s", it.ID(), b)
 	}
-	return printJSON(stdout, map[string]any{"id": it.ID(), "format": *format, "size": len(wasm), "owner": it.Address()})
+	return it, nil
 }
 
 // parseInterleaved parses flags that may come before or after positional arguments

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,52 +11,98 @@ import (
 	"github.com/aonode/aonode/node"
 )
 
-const runUsage = `run --roles su --data DIR --http ADDR --key FILE [flags]
+const runUsage = `run [--roles su,cu,mu,gateway] --data DIR --key FILE [--http ADDR] [flags]
+   or: run --config FILE [flags overriding the file]
+
+With --config the node is described by a YAML file (roles, key, data dir,
+listen addresses, p2p bootstrap peers, limits; see configs/ and node.File);
+a p2p node finds the SUs and CUs it lacks through the node directory.
 
 Runs a node until SIGINT or SIGTERM. One HTTP listener serves every role under
-its prefix (the SU API at /su, a drop-in SU base URL) plus /health and /metrics.
+its prefix, each a drop-in base URL for reference clients: the SU at /su, the
+CU at /cu, the MU at /mu, and the gateway look-ups (/graphql, /raw/{id}, /{id},
+POST /tx) at the root; plus /health and /metrics. Roles default to all four.
 The key file is a JWK (aonode keygen): ed25519 by default, or an Arweave RSA
-wallet; the SU signs its assignments with it.
+wallet; every role signs with it.
+
+A node without the su role names the SU its CU reads and its MU sends to with
+--su URL (e.g. http://host:8734/su); without the cu role its MU needs --cu URL;
+without the gateway role its CU loads modules from --gateway URL (optional).
 
 Block-Height: with --arweave URL the node polls URL/info every --arweave-poll
 for the current height, as the reference SU does; without it every assignment
 carries the fixed --block-height (default 0).`
 
 func runCommand() command {
-	return command{name: "run", summary: "run a node (scheduler unit) until interrupted", run: runRun}
+	return command{name: "run", summary: "run a node (SU, CU, MU, gateway) until interrupted", run: runRun}
+}
+
+// nodeFlags are the flags run and dev share.
+type nodeFlags struct {
+	cfg   node.Config
+	roles *string
+	level *string
+}
+
+// addNodeFlags registers the node flags; withRoles adds --roles (dev always runs all roles).
+func addNodeFlags(fs *flag.FlagSet, cfg node.Config, defaultLevel string, withRoles bool) *nodeFlags {
+	f := &nodeFlags{cfg: cfg}
+	roles := strings.Join(cfg.Roles, ",")
+	f.roles = &roles
+	if withRoles {
+		fs.StringVar(f.roles, "roles", roles, "comma-separated roles to run: su, cu, mu, gateway")
+	}
+	fs.StringVar(&f.cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP listen address host:port")
+	fs.StringVar(&f.cfg.SUURL, "su", "", "SU base URL for a node without the su role")
+	fs.StringVar(&f.cfg.CUURL, "cu", "", "CU base URL for a node with the mu role and without the cu role")
+	fs.StringVar(&f.cfg.GatewayURL, "gateway", "", "gateway URL the CU loads modules from, for a node without the gateway role")
+	fs.Int64Var(&f.cfg.MaxItemBytes, "max-item-bytes", cfg.MaxItemBytes, "largest item accepted by POST")
+	fs.Uint64Var(&f.cfg.BlockHeight, "block-height", cfg.BlockHeight, "Block-Height stamped on assignments when no gateway answers")
+	fs.StringVar(&f.cfg.ArweaveURL, "arweave", "", "Arweave gateway URL polled for the block height (optional)")
+	fs.DurationVar(&f.cfg.ArweavePollInterval, "arweave-poll", cfg.ArweavePollInterval, "how often to poll the gateway")
+	fs.DurationVar(&f.cfg.CronInterval, "cron-interval", cfg.CronInterval, "how often the MU polls the crons of monitored processes (0: 10s)")
+	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests get on shutdown")
+	fs.DurationVar(&f.cfg.StoreBatchDelay, "store-batch-delay", cfg.StoreBatchDelay, "how long the store may wait to gather more writes into one fsync")
+	f.level = fs.String("log-level", defaultLevel, "log level: debug, info, warn or error")
+	return f
+}
+
+// config completes the Config from the parsed flags; logs go to stderr.
+func (f *nodeFlags) config(stderr io.Writer) (node.Config, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*f.level)); err != nil {
+		return node.Config{}, usageError{fmt.Sprintf("--log-level: %v", err)}
+	}
+	cfg := f.cfg
+	cfg.Roles = nil
+	for _, r := range strings.Split(*f.roles, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			cfg.Roles = append(cfg.Roles, r)
+		}
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	return cfg, nil
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg := node.DefaultConfig()
+	if path, ok := configArg(args); ok {
+		return runWithConfig(ctx, path, args, stderr)
+	}
 	fs := newFlagSet("run", runUsage, stderr)
-	roles := fs.String("roles", strings.Join(cfg.Roles, ","), "comma-separated roles to run (su)")
-	fs.StringVar(&cfg.DataDir, "data", "", "data directory (created if missing)")
-	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP listen address host:port")
-	fs.StringVar(&cfg.KeyFile, "key", "", "node key file (JWK)")
-	fs.Int64Var(&cfg.MaxItemBytes, "max-item-bytes", cfg.MaxItemBytes, "largest item accepted by POST")
-	fs.Uint64Var(&cfg.BlockHeight, "block-height", cfg.BlockHeight, "Block-Height stamped on assignments when no gateway answers")
-	fs.StringVar(&cfg.ArweaveURL, "arweave", "", "Arweave gateway URL polled for the block height (optional)")
-	fs.DurationVar(&cfg.ArweavePollInterval, "arweave-poll", cfg.ArweavePollInterval, "how often to poll the gateway")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests get on shutdown")
-	fs.DurationVar(&cfg.StoreBatchDelay, "store-batch-delay", cfg.StoreBatchDelay, "how long the store may wait to gather more writes into one fsync")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	nf := addNodeFlags(fs, node.DefaultConfig(), "info", true)
+	dataDir := fs.String("data", "", "data directory (created if missing)")
+	keyFile := fs.String("key", "", "node key file (JWK)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return usageError{fmt.Sprintf("--log-level: %v", err)}
+	cfg, err := nf.config(stderr)
+	if err != nil {
+		return err
 	}
-	cfg.Roles = nil
-	for _, r := range strings.Split(*roles, ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			cfg.Roles = append(cfg.Roles, r)
-		}
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	cfg.DataDir, cfg.KeyFile = *dataDir, *keyFile
 	if err := cfg.Validate(); err != nil {
 		return usageError{err.Error()}
 	}

@@ -1,0 +1,116 @@
+package node
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// aosLua is evaluated in every aos process of the test: Ping answers Pong to the sender,
+// Pong and cron Ticks are counted, Spawned is recorded, State prints the counters.
+const aosLua = `
+Pongs = Pongs or 0
+Ticks = Ticks or 0
+Handlers.add("ping", Handlers.utils.hasMatchingTag("Action", "Ping"), function(msg)
+  Send({Target = msg.From, Action = "Pong", Data = "pong"})
+end)
+Handlers.add("pong", Handlers.utils.hasMatchingTag("Action", "Pong"), function(msg)
+  Pongs = Pongs + 1
+end)
+Handlers.add("tick", Handlers.utils.hasMatchingTag("Action", "Tick"), function(msg)
+  Ticks = Ticks + 1
+end)
+Handlers.add("spawned", Handlers.utils.hasMatchingTag("Action", "Spawned"), function(msg)
+  Child = msg.Process
+end)
+Handlers.add("state", Handlers.utils.hasMatchingTag("Action", "State"), function(msg)
+  print("pongs=" .. Pongs .. " ticks=" .. Ticks .. " child=" .. tostring(Child))
+end)
+return "ready"`
+
+// TestAOSLoopOnOneNode runs the reference aos module through every role of one node: publish,
+// spawn, Eval of Lua that adds handlers, a message that triggers one and its result, an
+// outbox message to a second process whose reply comes back, a Lua Spawn whose parent gets
+// Spawned, and a cron tick. It skips when the fixture is absent and under -race.
+func TestAOSLoopOnOneNode(t *testing.T) {
+	wasm := aosModule(t)
+	if testing.Short() || raceEnabled {
+		t.Skip("runs aos (skipped with -short and under -race; the loop runs under -race in TestLoopOnOneNode)")
+	}
+	cfg := diskConfig(t)
+	cfg.CronInterval = 100 * time.Millisecond
+	n := startNode(t, cfg)
+	c := newClient(t, n.URL(), seedSigner(4))
+	node := n.SU().Address() // the SU's, MU's and CU's key: the processes' Authority
+
+	mod := c.publish(wasm, "wasm32-unknown-emscripten2")
+	p := c.spawn(mod, node, "Name", "p", "Authority", node, "Cron-Interval", "1-second", "Cron-Tag-Action", "Tick")
+	q := c.spawn(mod, node, "Name", "q", "Authority", node)
+	for _, pid := range []string{p, q} {
+		if res := c.result(pid, pid); res["Error"] != nil {
+			t.Fatalf("boot of %s: %v", pid, res)
+		}
+		ev := c.send(pid, aosLua, "Action", "Eval")
+		if res := c.result(pid, ev); !contains(res["Output"], "ready") {
+			t.Fatalf("Eval in %s: %s", pid, jsonOf(res))
+		}
+	}
+
+	// A message that triggers a handler, and its result: Pong to the sender.
+	ping := c.send(p, "", "Action", "Ping")
+	if res := c.result(p, ping); !contains(res["Messages"], `{"name":"Action","value":"Pong"}`) {
+		t.Fatalf("Ping result: %s", jsonOf(res))
+	}
+
+	state := func(pid string) string {
+		res := c.dryrun(pid, "Action", "State")
+		var out struct{ Data string }
+		if err := json.Unmarshal(res["Output"], &out); err != nil {
+			t.Fatalf("State of %s: %s", pid, jsonOf(res))
+		}
+		return out.Data
+	}
+
+	// An outbox message from p to q, and q's reply back in p.
+	send := c.send(p, `Send({Target = "`+q+`", Action = "Ping"})`, "Action", "Eval")
+	if res := c.result(p, send); !contains(res["Messages"], `"Target":"`+q+`"`) {
+		t.Fatalf("Send to q: %s", jsonOf(res))
+	}
+	waitFor(t, "q's Pong back in p", time.Minute, func() bool { return strings.Contains(state(p), "pongs=1 ") })
+
+	// A Lua Spawn: the child boots and the parent receives Spawned.
+	c.send(p, `Spawn(ao.env.Module.Id, {Data = "", Tags = {Name = "kid", Authority = "`+node+`"}})`, "Action", "Eval")
+	var child string
+	waitFor(t, "Spawned in p", time.Minute, func() bool {
+		s := state(p)
+		if i := strings.Index(s, "child="); i >= 0 && !strings.HasSuffix(s, "child=nil") {
+			child = strings.TrimSpace(s[i+len("child="):])
+		}
+		return child != ""
+	})
+	if res := c.result(child, child); res["Error"] != nil {
+		t.Fatalf("boot of the child %s: %s", child, jsonOf(res))
+	}
+
+	// A cron tick, through the MU's monitor.
+	mon := c.sign(fieldsTo(t, p))
+	if r := c.do("POST", "/mu/monitor/"+p, "application/octet-stream", mon.Raw()); r.code != 200 {
+		t.Fatalf("monitor: %d %s", r.code, r.body)
+	}
+	waitFor(t, "a cron tick in p", time.Minute, func() bool { return !strings.Contains(state(p), "ticks=0 ") })
+	waitFor(t, "the crank queue to drain", time.Minute, func() bool { return n.MU().Pending() == 0 })
+	if dead, err := n.MU().DeadLetters(); err != nil || dead != 0 {
+		t.Fatalf("%d dead letters (%v)", dead, err)
+	}
+	s := state(p)
+	t.Logf("p: %s", s)
+	if !strings.Contains(s, "pongs=1 ") {
+		t.Fatalf("p ends as %q", s)
+	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
