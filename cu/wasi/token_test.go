@@ -38,23 +38,23 @@ var tokenSession = []tokenStep{
 		err: `"Mint: only the process owner can mint"`},
 	{from: "alice", tags: [][2]string{{"Action", "Transfer"}, {"Recipient", "bob"}, {"Quantity", "250"}},
 		output: `"transferred 250 to bob"`,
-		messages: `[{"Target":"alice","Tags":[{"name":"Action","value":"Debit-Notice"},{"name":"Recipient","value":"bob"},{"name":"Quantity","value":"250"}]},` +
-			`{"Target":"bob","Tags":[{"name":"Action","value":"Credit-Notice"},{"name":"Sender","value":"alice"},{"name":"Quantity","value":"250"}]}]`},
+		messages: `[{"Target":"alice","Anchor":"00000000000000000000000000000001","Tags":[{"name":"Action","value":"Debit-Notice"},{"name":"Recipient","value":"bob"},{"name":"Quantity","value":"250"}]},` +
+			`{"Target":"bob","Anchor":"00000000000000000000000000000002","Tags":[{"name":"Action","value":"Credit-Notice"},{"name":"Sender","value":"alice"},{"name":"Quantity","value":"250"}]}]`},
 	{from: "bob", tags: [][2]string{{"Action", "Transfer"}, {"Recipient", "carol"}, {"Quantity", "300"}},
 		err: `"Transfer: insufficient balance: bob has 250, needs 300"`},
 	{from: "bob", tags: [][2]string{{"Action", "Balance"}},
 		output:   `"250"`,
-		messages: `[{"Target":"bob","Data":"250","Tags":[{"name":"Action","value":"Balance-Response"},{"name":"Balance","value":"250"},{"name":"Ticker","value":"EXT"},{"name":"Account","value":"bob"}]}]`},
+		messages: `[{"Target":"bob","Anchor":"00000000000000000000000000000003","Data":"250","Tags":[{"name":"Action","value":"Balance-Response"},{"name":"Balance","value":"250"},{"name":"Ticker","value":"EXT"},{"name":"Account","value":"bob"}]}]`},
 	{from: "carol", tags: [][2]string{{"Action", "Balances"}},
-		messages: `[{"Target":"carol","Data":"{\"alice\":\"750\",\"bob\":\"250\"}","Tags":[{"name":"Action","value":"Balances-Response"}]}]`},
+		messages: `[{"Target":"carol","Anchor":"00000000000000000000000000000004","Data":"{\"alice\":\"750\",\"bob\":\"250\"}","Tags":[{"name":"Action","value":"Balances-Response"}]}]`},
 	{from: "bob", tags: [][2]string{{"Action", "Transfer"}, {"Recipient", "carol"}, {"Quantity", "250"}},
 		output: `"transferred 250 to carol"`,
-		messages: `[{"Target":"bob","Tags":[{"name":"Action","value":"Debit-Notice"},{"name":"Recipient","value":"carol"},{"name":"Quantity","value":"250"}]},` +
-			`{"Target":"carol","Tags":[{"name":"Action","value":"Credit-Notice"},{"name":"Sender","value":"bob"},{"name":"Quantity","value":"250"}]}]`},
+		messages: `[{"Target":"bob","Anchor":"00000000000000000000000000000005","Tags":[{"name":"Action","value":"Debit-Notice"},{"name":"Recipient","value":"carol"},{"name":"Quantity","value":"250"}]},` +
+			`{"Target":"carol","Anchor":"00000000000000000000000000000006","Tags":[{"name":"Action","value":"Credit-Notice"},{"name":"Sender","value":"bob"},{"name":"Quantity","value":"250"}]}]`},
 	{from: "dave", tags: [][2]string{{"Action", "Info"}},
-		messages: `[{"Target":"dave","Tags":[{"name":"Action","value":"Info-Response"},{"name":"Name","value":"Example Token"},{"name":"Ticker","value":"EXT"},{"name":"Denomination","value":"12"},{"name":"Total-Supply","value":"1000"}]}]`},
+		messages: `[{"Target":"dave","Anchor":"00000000000000000000000000000007","Tags":[{"name":"Action","value":"Info-Response"},{"name":"Name","value":"Example Token"},{"name":"Ticker","value":"EXT"},{"name":"Denomination","value":"12"},{"name":"Total-Supply","value":"1000"}]}]`},
 	{from: "alice", tags: [][2]string{{"Action", "Balances"}},
-		messages: `[{"Target":"alice","Data":"{\"alice\":\"750\",\"carol\":\"250\"}","Tags":[{"name":"Action","value":"Balances-Response"}]}]`},
+		messages: `[{"Target":"alice","Anchor":"00000000000000000000000000000008","Data":"{\"alice\":\"750\",\"carol\":\"250\"}","Tags":[{"name":"Action","value":"Balances-Response"}]}]`},
 	{from: "alice", tags: [][2]string{{"Action", "Burn"}},
 		err: `"Burn: unknown action \"Burn\""`},
 }

@@ -116,6 +116,11 @@ type Handler func(msg *Message, env *Env) Result
 
 var handler Handler
 
+// refs numbers the messages the process has sent, as aos does, so that every outbox message
+// carries an Anchor: the MU drops messages without one, and ANS-104 anchors are exactly 32
+// bytes. It lives in linear memory, so it survives snapshots and is reverted with them.
+var refs uint64
+
 // Handle registers h as the process. Call it from an init function: a reactor's main is
 // never run.
 func Handle(h Handler) {
@@ -146,6 +151,12 @@ func Evaluate(msgJSON, envJSON []byte) (out []byte) {
 		return errorResult("guest: decoding env: " + err.Error())
 	}
 	res := handler(&msg, &env)
+	for i := range res.Messages {
+		if res.Messages[i].Anchor == "" {
+			refs++
+			res.Messages[i].Anchor = fmt.Sprintf("%032d", refs)
+		}
+	}
 	b, err := json.Marshal(res)
 	if err != nil {
 		return errorResult("guest: encoding result: " + err.Error())
