@@ -73,8 +73,11 @@ type Config struct {
 	// P2P, when set (a filled p2p.DefaultConfig), starts a libp2p host: the node announces
 	// itself in the node directory and finds the SUs and CUs it lacks through it, so SUURL
 	// and CUURL may stay empty (see network.go).
-	P2P    *p2p.Config
-	Logger *slog.Logger
+	P2P *p2p.Config
+	// PublicURL is the base URL other nodes reach this node's HTTP listener at, announced
+	// in its node record (default: the listener's own URL, right only on one machine).
+	PublicURL string
+	Logger    *slog.Logger
 }
 
 // DefaultConfig returns a Config with every default filled in; DataDir and the key remain
@@ -156,10 +159,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("node: %s URL %q is not an http(s) URL", u.name, u.url)
 		}
 	}
-	if c.P2P != nil {
-		if err := c.P2P.Validate(); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
+	if err := c.validateNetwork(); err != nil {
+		return err
 	}
 	if (c.has(RoleCU) || c.has(RoleMU)) && !c.has(RoleSU) && c.SUURL == "" && c.P2P == nil {
 		return errors.New("node: the cu and mu roles need an SU: run the su role too or give its URL (--su)")

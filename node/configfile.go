@@ -33,6 +33,8 @@ type File struct {
 	SU      string `yaml:"su"`
 	CU      string `yaml:"cu"`
 	Gateway string `yaml:"gateway"`
+	// PublicURL is the base URL other nodes reach this one at (default: the listener's).
+	PublicURL string `yaml:"public-url"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log-level"`
 
@@ -156,6 +158,7 @@ func (f File) Config() Config {
 	c.KeyFile = f.Key
 	c.DataDir = f.Data
 	c.HTTPAddr = f.HTTP
+	c.PublicURL = f.PublicURL
 	c.SUURL, c.CUURL, c.GatewayURL = f.SU, f.CU, f.Gateway
 	c.BlockHeight = f.BlockHeight
 	c.ArweaveURL = f.Arweave

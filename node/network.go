@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -34,8 +35,11 @@ var ErrNoScheduler = errors.New("node: no known SU serves the process")
 const (
 	maxSchedulerCache = 16384
 	maxFollowed       = 4096
-	publishTimeout    = 10 * time.Second
-	resolveTimeout    = 20 * time.Second
+	// missTTL is how long a process no peer had is answered "unknown" without asking the
+	// network again: look-ups come from untrusted requests, and each can cost many streams.
+	missTTL        = 5 * time.Second
+	publishTimeout = 10 * time.Second
+	resolveTimeout = 20 * time.Second
 )
 
 // network is a node's peer-to-peer side: the libp2p host, the routing of SU and CU requests
@@ -48,10 +52,10 @@ type network struct {
 	log      *slog.Logger
 	selfAddr string // this node's wallet address
 	selfSU   string // this node's SU base URL, when it runs the su role
-	selfCU   bool
 
 	mu      sync.Mutex
-	scheds  map[string][]string // process id → its Scheduler tags
+	scheds  map[string][]string  // process id → its Scheduler tags
+	misses  map[string]time.Time // process id → when a look-up last failed
 	clients map[string]*cu.SUClient
 	follows map[string]*p2p.ProcessSubscription
 	wake    func(pid string) error // the CU's, once built
@@ -90,8 +94,8 @@ func (n *Node) startNetwork(signer dataitem.Signer) error {
 		client:   n.client,
 		log:      n.log.With("component", "network"),
 		selfAddr: id.Address,
-		selfCU:   n.cfg.has(RoleCU),
 		scheds:   map[string][]string{},
+		misses:   map[string]time.Time{},
 		clients:  map[string]*cu.SUClient{},
 		follows:  map[string]*p2p.ProcessSubscription{},
 	}
@@ -99,9 +103,13 @@ func (n *Node) startNetwork(signer dataitem.Signer) error {
 	if n.cfg.has(RoleSU) {
 		nw.selfSU = n.urls.Node + "/su"
 	}
+	publicURL := n.urls.Node
+	if n.cfg.PublicURL != "" {
+		publicURL = strings.TrimRight(n.cfg.PublicURL, "/")
+	}
 	nw.host, err = p2p.New(*n.cfg.P2P, p2p.Deps{
 		Identity:   id,
-		Info:       p2p.NodeInfo{Roles: roles, URL: n.urls.Node, Version: Version},
+		Info:       p2p.NodeInfo{Roles: roles, URL: publicURL, Version: Version},
 		Items:      storeItems{n.db},
 		Schedulers: nw,
 		Logger:     n.log.With("component", "p2p"),
@@ -112,6 +120,26 @@ func (n *Node) startNetwork(signer dataitem.Signer) error {
 		return fmt.Errorf("node: starting p2p: %w", err)
 	}
 	n.net = nw
+	return nil
+}
+
+// validateNetwork checks the p2p settings of c.
+func (c Config) validateNetwork() error {
+	if c.P2P == nil {
+		if c.PublicURL != "" {
+			return errors.New("node: PublicURL is announced over p2p, which is off")
+		}
+		return nil
+	}
+	if err := c.P2P.Validate(); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("node: public URL %q is not an http(s) base URL", c.PublicURL)
+		}
+	}
 	return nil
 }
 
@@ -209,20 +237,39 @@ func (nw *network) schedulers(ctx context.Context, pid string) ([]string, error)
 		return s, nil
 	}
 	if _, err := dataitem.DecodeID(pid); err != nil {
-		return nil, fmt.Errorf("%w: %q is not a process id", ErrNoScheduler, truncate(pid, 64))
+		return nil, fmt.Errorf("%w: %q is not a process id", ErrNoScheduler, clipForError(pid, 64))
+	}
+	nw.mu.Lock()
+	missed, ok := nw.misses[pid]
+	nw.mu.Unlock()
+	if ok && time.Since(missed) < missTTL {
+		return nil, fmt.Errorf("%w: process %s was not found moments ago", ErrNoScheduler, pid)
 	}
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	it, err := nw.fetch(ctx, pid)
 	if err != nil {
+		if errors.Is(err, p2p.ErrNotFound) {
+			nw.missed(pid)
+		}
 		return nil, fmt.Errorf("%w: process %s: %v", ErrNoScheduler, pid, err)
 	}
 	s, ok := schedulerTags(it)
 	if !ok {
+		nw.missed(pid)
 		return nil, fmt.Errorf("%w: %s is not a Process with a Scheduler", ErrNoScheduler, pid)
 	}
 	nw.remember(pid, s)
 	return s, nil
+}
+
+func (nw *network) missed(pid string) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if len(nw.misses) >= maxSchedulerCache {
+		clear(nw.misses)
+	}
+	nw.misses[pid] = time.Now()
 }
 
 // fetch gets item id from the peers; when none of the connected ones has it, it dials the
@@ -668,7 +715,7 @@ func (nw *network) peersReply() PeersReply {
 	return reply
 }
 
-func truncate(s string, n int) string {
+func clipForError(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -1,13 +1,19 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aonode/aonode/cu"
+	"github.com/aonode/aonode/mu"
 	"github.com/aonode/aonode/p2p"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // testP2P is a p2p config for nodes in one test process: loopback TCP, no DHT or mDNS (the
@@ -40,6 +46,13 @@ func p2pNode(t *testing.T, seed byte, roles []string, bootstrap ...*Node) *Node 
 	cfg.Signer = seedSigner(seed)
 	cfg.P2P = testP2P(bootstrap...)
 	return startNode(t, cfg)
+}
+
+func TestPeersWithoutP2P(t *testing.T) {
+	n := startNode(t, testConfig(t))
+	if r := newClient(t, n.URL(), nil).do("GET", "/peers", "", nil); r.code != http.StatusNotFound || n.Host() != nil {
+		t.Fatalf("GET /peers without p2p: %d %s", r.code, r.body)
+	}
 }
 
 func peersOf(t *testing.T, n *Node) PeersReply {
@@ -113,6 +126,15 @@ func TestThreeNodesMeetThroughBootstrap(t *testing.T) {
 		t.Fatalf("B's /peers has no connected CU at %s: %+v", c.URL(), pr.Peers)
 	}
 
+	// Peer, gossip and SU metrics on B: the SU's own and its sequencer's share the registry.
+	m := newClient(t, b.URL(), nil).do("GET", "/metrics", "", nil)
+	for _, want := range []string{"aonode_p2p_connected_peers", `aonode_p2p_gossip_validated_total{result="accept",topic="process"}`,
+		`su_schedule_requests_total{outcome="ok"} 2`, "su_http_requests_total"} {
+		if !contains(m.body, want) {
+			t.Errorf("B's /metrics lacks %s:\n%s", want, m.body)
+		}
+	}
+
 	// D joins late, bootstrapping from A only: it finds B through the directory.
 	d := p2pNode(t, 13, []string{RoleCU}, a)
 	waitFor(t, "D to know the SU", 30*time.Second, func() bool { return knows(d, b, p2p.RoleSU) })
@@ -149,5 +171,60 @@ func TestThreeNodesMeetThroughBootstrap(t *testing.T) {
 	}
 	if stC.Sum != 12 || stD.Sum != stC.Sum {
 		t.Fatalf("state on C %+v, on D %+v", stC, stD)
+	}
+}
+
+// TestLoneNodeRouting covers the routing answers of a p2p node that knows nobody: its own
+// SU by its address, "unavailable" (retry later) for other schedulers and for CUs, and
+// "not found" for a process no peer holds, remembered for a while.
+func TestLoneNodeRouting(t *testing.T) {
+	n := p2pNode(t, 30, []string{RoleSU, RoleMU, RoleGateway})
+	ctx := context.Background()
+	r := netRouter{n.net}
+	if u, err := r.SchedulerURL(ctx, n.SU().Address()); err != nil || u != n.URL()+"/su" {
+		t.Fatalf("own SU: %q %v", u, err)
+	}
+	if _, err := r.SchedulerURL(ctx, "someone-else"); !errors.Is(err, mu.ErrUnavailable) {
+		t.Fatalf("unknown scheduler: %v", err)
+	}
+	if got := r.SchedulerURLs(); !slices.Equal(got, []string{n.URL() + "/su"}) {
+		t.Fatalf("SchedulerURLs: %v", got)
+	}
+	if _, err := (netCompute{n.net}).Result(ctx, "p", "m"); !errors.Is(err, mu.ErrUnavailable) {
+		t.Fatalf("no CU: %v", err)
+	}
+	src := netSource{n.net}
+	if _, err := src.Process(ctx, "not-an-id"); !errors.Is(err, cu.ErrNotFound) {
+		t.Fatalf("junk process id: %v", err)
+	}
+	pid := strings.Repeat("A", 43)
+	start := time.Now()
+	if _, err := src.Process(ctx, pid); !errors.Is(err, cu.ErrNotFound) {
+		t.Fatalf("unknown process: %v", err)
+	}
+	if _, err := src.Latest(ctx, pid); !errors.Is(err, cu.ErrNotFound) || !strings.Contains(err.Error(), "moments ago") {
+		t.Fatalf("unknown process again (after %v): %v", time.Since(start), err)
+	}
+}
+
+func TestDescName(t *testing.T) {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x_total", Help: "h"})
+	ch := make(chan *prometheus.Desc, 1)
+	c.Describe(ch)
+	if got := descName(<-ch); got != "x_total" {
+		t.Fatalf("descName = %q", got)
+	}
+	reg := prometheus.NewRegistry()
+	f := nameFilter{reg, func(name string) bool { return name == "kept_total" }}
+	kept := prometheus.NewCounter(prometheus.CounterOpts{Name: "kept_total", Help: "h"})
+	if err := f.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Register(kept); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || mfs[0].GetName() != "kept_total" {
+		t.Fatalf("filtered registry holds %v (%v)", mfs, err)
 	}
 }

@@ -147,6 +147,9 @@ func runTestnet(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
 	if err := waitConnected(ctx, client, nodes, *ready, anyExit); err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while starting: the deferred stop is all there is to do
+		}
 		return err
 	}
 	enc := json.NewEncoder(stdout)

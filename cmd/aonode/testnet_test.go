@@ -69,8 +69,17 @@ func runTestnetOnce(t *testing.T, bin, dir string) []string {
 		close(lines)
 		exited <- cmd.Wait()
 	}()
+	stopped := false
 	defer func() {
-		if cmd.ProcessState == nil {
+		if stopped {
+			return
+		}
+		// A failed check: interrupt testnet so it stops its nodes (they run in their own
+		// process group and would outlive a kill), and kill it only if it hangs.
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-time.After(45 * time.Second):
 			_ = cmd.Process.Kill()
 		}
 	}()
@@ -121,12 +130,14 @@ func runTestnetOnce(t *testing.T, bin, dir string) []string {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
+	stopped = true
 	select {
 	case err := <-exited:
 		if err != nil {
 			t.Fatalf("testnet exit: %v; stderr: %s", err, stderr.String())
 		}
 	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
 		t.Fatalf("testnet did not stop; stderr: %s", stderr.String())
 	}
 	for i := range 3 {
@@ -146,6 +157,7 @@ func runTestnetOnce(t *testing.T, bin, dir string) []string {
 	}
 	return ids
 }
+
 // freePorts is for tests: a base port with count consecutive free ports after it, as far
 // as can be told without holding them.
 func freePorts(count int) (int, error) {
