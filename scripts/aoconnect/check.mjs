@@ -1,0 +1,44 @@
+// Drives a running aonode with the real @permaweb/aoconnect client (legacy mode): spawn,
+// message, result, dryrun, results, monitor, unmonitor, assign, and an outbox reply.
+// Run by ../aoconnect-check.sh, which installs aoconnect and starts the node.
+import { readFileSync } from "node:fs";
+import { connect, createDataItemSigner } from "@permaweb/aoconnect";
+
+const [base, walletFile, module, scheduler] = process.argv.slice(2);
+const ao = connect({ MODE: "legacy", MU_URL: base + "/mu", CU_URL: base + "/cu", GATEWAY_URL: base, GRAPHQL_URL: base + "/graphql" });
+const signer = createDataItemSigner(JSON.parse(readFileSync(walletFile, "utf8")));
+
+let failed = 0, passed = 0;
+function check(name, ok, got) {
+  if (ok) { passed++; console.log(`ok    ${name}`); }
+  else { failed++; console.log(`FAIL  ${name}: ${JSON.stringify(got).slice(0, 400)}`); }
+}
+
+const pid = await ao.spawn({ module, scheduler, signer, tags: [{ name: "Name", value: "aoconnect-check" }] });
+check("spawn returns a process id", /^[A-Za-z0-9_-]{43}$/.test(pid), pid);
+
+const mid = await ao.message({ process: pid, signer, tags: [{ name: "Action", value: "Eval" }],
+  data: "Handlers.add('ping', Handlers.utils.hasMatchingTag('Action','Ping'), function(m) Send({Target=m.From, Data='pong'}) end) return 40 + 2" });
+check("message returns an id", /^[A-Za-z0-9_-]{43}$/.test(mid), mid);
+
+const r = await ao.result({ process: pid, message: mid });
+check("result of Eval", r.Output?.data?.output === 42, r);
+
+const d = await ao.dryrun({ process: pid, tags: [{ name: "Action", value: "Ping" }] });
+check("dryrun answers with the outbox", Array.isArray(d.Messages) && d.Messages[0]?.Data === "pong", d);
+
+const rs = await ao.results({ process: pid, sort: "DESC", limit: 5 });
+check("results lists evaluations", Array.isArray(rs.edges) && rs.edges.length >= 1 && typeof rs.edges[0].cursor === "string", rs);
+
+const m2 = await ao.message({ process: pid, signer, tags: [{ name: "Action", value: "Ping" }] });
+const r2 = await ao.result({ process: pid, message: m2 });
+check("handler sends a reply with an anchor", r2.Messages?.[0]?.Data === "pong" && r2.Messages[0].Anchor?.length === 32, r2);
+
+check("monitor", /^[A-Za-z0-9_-]{43}$/.test(await ao.monitor({ process: pid, signer })), "");
+check("unmonitor", /^[A-Za-z0-9_-]{43}$/.test(await ao.unmonitor({ process: pid, signer })), "");
+
+const aid = await ao.assign({ process: pid, message: m2 });
+check("assign returns the assignment id", /^[A-Za-z0-9_-]{43}$/.test(aid), aid);
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
