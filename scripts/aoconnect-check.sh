@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 aos=${AOS_WASM:-$root/../shared/fixtures/wasm/aos.wasm}
-port=${PORT:-18734}
+port=${PORT:-$((20000 + $$ % 20000))}
 [ -f "$aos" ] || { echo "aoconnect-check: $aos not found (set AOS_WASM)" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'kill "${node_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
