@@ -7,8 +7,9 @@
 // store is the only package that imports Badger; the roles (su, cu, mu, consensus) see a
 // byte-keyed, keyspace-separated store with atomic batches, and the typed records this package
 // defines (items, slots and their indexes). Every keyspace of every role is declared in
-// keyspaces.go, so two roles can never write the same bytes. store knows nothing about
-// ANS-104, HTTP or the network; it does no I/O besides its data directory, starts exactly two
+// keyspaces.go, so two roles can never write the same bytes. store reads ANS-104 items
+// only to index their tags, owner and recipient for the gateway (index.go), and knows nothing
+// about HTTP or the network; it does no I/O besides its data directory, starts exactly two
 // goroutines (the committer and the value-log GC loop), and Close stops both.
 //
 // # Durability contract
