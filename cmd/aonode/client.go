@@ -263,11 +263,8 @@ func runSpawn(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var tags tagFlags
 	fs.Var(&tags, "tag", "tag as Name=Value (repeatable)")
 	df := addDataFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if err := checkID("module", *module); err != nil {
 		return err
@@ -389,11 +386,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	wait := fs.Bool("wait", false, "wait for the result and print it")
 	waitTimeout := fs.Duration("wait-timeout", time.Minute, "how long --wait polls for the result")
 	pollEvery := fs.Duration("poll", 250*time.Millisecond, "how often --wait asks the CU")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if err := checkID("process", *process); err != nil {
 		return err
@@ -509,11 +503,8 @@ func runResult(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cf := addClientFlags(fs)
 	message := fs.String("message", "", "message id")
 	process := fs.String("process", "", "process id")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if err := checkID("message", *message); err != nil {
 		return err
@@ -552,11 +543,8 @@ func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	to := fs.String("to", "", "cursor or unix ms to end at")
 	sortOrder := fs.String("sort", "", "ASC or DESC (the CU's default is ASC)")
 	limit := fs.Int("limit", 0, "most results (the CU's default is 25)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if err := checkID("process", *process); err != nil {
 		return err
@@ -629,11 +617,8 @@ func runDryrun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var tags tagFlags
 	fs.Var(&tags, "tag", "tag as Name=Value (repeatable)")
 	df := addDataFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if err := checkID("process", *process); err != nil {
 		return err

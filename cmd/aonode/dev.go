@@ -50,11 +50,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	modFormat := fset.String("module-format", "", "Module-Format of --module (default: detected)")
 	modMem := fset.String("module-memory-limit", "1-gb", "Memory-Limit tag of --module")
 	modCompute := fset.String("module-compute-limit", "9000000000000", "Compute-Limit tag of --module")
-	if err := parseFlags(fset, args); err != nil {
+	if err := parseFlagsNoArgs(fset, args); err != nil {
 		return err
-	}
-	if fset.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fset.Arg(0))}
 	}
 	if *dataDir == "" {
 		return usageError{"--data must not be empty"}

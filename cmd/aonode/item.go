@@ -113,11 +113,8 @@ func runItemSign(args []string, stdout, stderr io.Writer) error {
 	dataFile := fs.String("data-file", "", `file holding the data ("-" for standard input)`)
 	data := fs.String("data", "", "the data as a string")
 	out := fs.String("out", "", `file to write the item to ("-" for standard output)`)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if *keyFile == "" {
 		return usageError{"--key FILE is required"}

@@ -38,11 +38,8 @@ func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("keygen", keygenUsage, stderr)
 	typ := fs.String("type", "", "key type: ed25519, solana, arweave or ethereum")
 	out := fs.String("out", "", "file to write the key to (must not exist)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	t, ok := keyTypes[*typ]
 	if !ok {

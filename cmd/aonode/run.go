@@ -92,11 +92,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	nf := addNodeFlags(fs, node.DefaultConfig(), "info", true)
 	dataDir := fs.String("data", "", "data directory (created if missing)")
 	keyFile := fs.String("key", "", "node key file (JWK)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	cfg, err := nf.config(stderr)
 	if err != nil {

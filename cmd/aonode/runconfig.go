@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"strings"
 
@@ -50,11 +49,8 @@ func runWithConfig(ctx context.Context, path string, args []string, stderr io.Wr
 	listen := fs.String("p2p-listen", "", "comma-separated p2p listen multiaddrs (overrides the file's)")
 	publicURL := fs.String("public-url", base.PublicURL, "base URL other nodes reach this node at (default: the listener's)")
 	bootstrap := fs.String("bootstrap", "", "comma-separated bootstrap multiaddrs ending in /p2p/<peer id> (overrides the file's)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	cfg, err := nf.config(stderr)
 	if err != nil {

@@ -75,12 +75,10 @@ func runTestnet(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ready := fs.Duration("ready-timeout", 2*time.Minute, "how long to wait for the nodes to connect")
 	stopTimeout := fs.Duration("stop-timeout", 15*time.Second, "how long a node gets to stop before SIGKILL")
 	level := fs.String("log-level", "info", "the nodes' log level")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	case *n < 1 || *n > maxTestnetNodes:
 		return usageError{fmt.Sprintf("--nodes must be 1..%d", maxTestnetNodes)}
 	case *dir == "":
