@@ -8,13 +8,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,14 +29,7 @@ func TestCrankCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a child process; skipped with -short")
 	}
-	kills := 10
-	if v := os.Getenv("AONODE_CRANK_KILLS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("AONODE_CRANK_KILLS=%q", v)
-		}
-		kills = n
-	}
+	kills := envCount(t, "AONODE_CRANK_KILLS", 10)
 	wasm := loopModule(t)
 	bin := buildAonode(t)
 	dir := t.TempDir()
@@ -52,7 +43,7 @@ func TestCrankCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	k := &crankRun{t: t, bin: bin, args: []string{"run", "--data", filepath.Join(dir, "data"), "--http", addr, "--key", keyFile, "--log-level", "error"},
+	k := &childNode{t: t, bin: bin, args: []string{"run", "--data", filepath.Join(dir, "data"), "--http", addr, "--key", keyFile, "--log-level", "error"},
 		base: "http://" + addr}
 	k.start()
 	c := newClient(t, k.base, seedSigner(22))
@@ -124,7 +115,11 @@ func TestCrankCrashRecovery(t *testing.T) {
 		}
 	}
 	k.start()
-	defer k.stop()
+	defer func() {
+		if err := k.stop(); err != nil {
+			t.Error(err)
+		}
+	}()
 
 	for _, p := range pairs {
 		// Relays whose intake was queued but not yet handed to the SU at a kill are sent
@@ -167,57 +162,6 @@ func TestCrankCrashRecovery(t *testing.T) {
 		}
 	}
 	t.Logf("%d kills, %d Relays acknowledged, all cranked exactly once", kills, len(acked))
-}
-
-type crankRun struct {
-	t      *testing.T
-	bin    string
-	args   []string
-	base   string
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-}
-
-func (k *crankRun) start() {
-	k.t.Helper()
-	k.stderr = &bytes.Buffer{}
-	k.cmd = exec.Command(k.bin, k.args...)
-	k.cmd.Stderr = k.stderr
-	if err := k.cmd.Start(); err != nil {
-		k.t.Fatal(err)
-	}
-	client := &http.Client{Timeout: 5 * time.Second}
-	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := client.Get(k.base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			k.kill()
-			k.t.Fatalf("aonode did not become ready: %v\n%s", err, k.stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (k *crankRun) kill() {
-	_ = k.cmd.Process.Signal(syscall.SIGKILL)
-	_ = k.cmd.Wait()
-}
-
-func (k *crankRun) stop() {
-	k.t.Helper()
-	if err := k.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		k.t.Fatal(err)
-	}
-	if err := k.cmd.Wait(); err != nil {
-		k.t.Errorf("aonode after SIGTERM: %v\n%s", err, k.stderr)
-	}
 }
 
 type slotInfo struct{ id, action string }

@@ -11,12 +11,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,14 +31,7 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a child process; skipped with -short")
 	}
-	kills := 20
-	if v := os.Getenv("AONODE_CRASH_KILLS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("AONODE_CRASH_KILLS=%q", v)
-		}
-		kills = n
-	}
+	kills := envCount(t, "AONODE_CRASH_KILLS", 20)
 	dir := t.TempDir()
 	bin := buildAonode(t)
 	keyFile := filepath.Join(dir, "key.json")
@@ -53,7 +44,9 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	c := &crashRun{
-		t: t, bin: bin, data: filepath.Join(dir, "data"), key: keyFile, addr: addr,
+		childNode: childNode{t: t, bin: bin, base: "http://" + addr, args: []string{
+			"run", "--roles", "su", "--data", filepath.Join(dir, "data"), "--http", addr, "--key", keyFile, "--log-level", "warn"}},
+		t:      t,
 		base:   "http://" + addr + "/su",
 		client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
 		signer: seedSigner(12),
@@ -97,18 +90,13 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 type crashRun struct {
+	childNode // the aonode child; its base is the node root, crashRun's the SU's
+
 	t      *testing.T
-	bin    string
-	data   string
-	key    string
-	addr   string
 	base   string
 	client *http.Client
 	signer dataitem.Signer
 	pids   []string
-
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
 	seq    atomic.Int64
 
 	mu    sync.Mutex
@@ -126,45 +114,17 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func (c *crashRun) start() {
-	c.t.Helper()
-	c.stderr = &bytes.Buffer{}
-	c.cmd = exec.Command(c.bin, "run", "--roles", "su", "--data", c.data, "--http", c.addr, "--key", c.key, "--log-level", "warn")
-	c.cmd.Stderr = c.stderr
-	if err := c.cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := c.client.Get(c.base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			c.kill()
-			c.t.Fatalf("aonode did not become ready: %v\n%s", err, c.stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
+// kill also drops the client's connections to the dead child.
 func (c *crashRun) kill() {
-	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	_ = c.cmd.Wait()
+	c.childNode.kill()
 	c.client.CloseIdleConnections()
 }
 
 // stop ends the child with SIGTERM and wants a clean exit.
 func (c *crashRun) stop() {
 	c.t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.childNode.stop(); err != nil {
 		c.t.Fatal(err)
-	}
-	if err := c.cmd.Wait(); err != nil {
-		c.t.Fatalf("aonode after SIGTERM: %v\n%s", err, c.stderr)
 	}
 }
 

@@ -10,8 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,4 +266,72 @@ func contains(raw json.RawMessage, s string) bool { return strings.Contains(stri
 // fieldsTo is the item aoconnect's monitor signs: target = the process, data " ", no tags.
 func fieldsTo(t testing.TB, pid string) dataitem.Fields {
 	return dataitem.Fields{Target: mustID(t, pid), Data: []byte(" ")}
+}
+
+// childNode is a real aonode process that the crash tests start, kill with SIGKILL and
+// restart. base is the node's root URL; start waits for its /health.
+type childNode struct {
+	t      *testing.T
+	bin    string
+	args   []string
+	base   string
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+}
+
+func (k *childNode) start() {
+	k.t.Helper()
+	k.stderr = &bytes.Buffer{}
+	k.cmd = exec.Command(k.bin, k.args...)
+	k.cmd.Stderr = k.stderr
+	if err := k.cmd.Start(); err != nil {
+		k.t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get(k.base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			k.kill()
+			k.t.Fatalf("aonode did not become ready: %v\n%s", err, k.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (k *childNode) kill() {
+	_ = k.cmd.Process.Signal(syscall.SIGKILL)
+	_ = k.cmd.Wait()
+}
+
+// stop ends the child with SIGTERM and reports whether it exited cleanly.
+func (k *childNode) stop() error {
+	if err := k.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	if err := k.cmd.Wait(); err != nil {
+		return fmt.Errorf("aonode after SIGTERM: %w\n%s", err, k.stderr)
+	}
+	return nil
+}
+
+// envCount reads a positive count from the environment variable name, or gives def.
+func envCount(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q", name, v)
+	}
+	return n
 }
