@@ -3,6 +3,7 @@ module github.com/aonode/aonode
 go 1.26.6
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1
 	github.com/dgraph-io/badger/v4 v4.9.6
 	github.com/libp2p/go-libp2p v0.51.0

@@ -295,6 +295,15 @@ func (db *DB) SlotByMessage(pid, messageID string) (Slot, error) {
 	return s, err
 }
 
+// HasSlotForMessage reports whether process pid has a slot for messageID: the scheduler's
+// duplicate check, one index look-up where SlotByMessage needs two.
+func (db *DB) HasSlotForMessage(pid, messageID string) (bool, error) {
+	if !validID(pid) || !validID(messageID) {
+		return false, nil
+	}
+	return db.Has(KsSlotByMessage, messageKey(pid, messageID))
+}
+
 // SlotByAssignment returns the slot whose assignment has this id, or ErrNotFound.
 func (db *DB) SlotByAssignment(assignmentID string) (Slot, error) {
 	if !validID(assignmentID) {

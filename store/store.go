@@ -32,6 +32,8 @@ var (
 	ErrFailed = errors.New("store: write failed, reopen required")
 	// ErrCorrupt: a stored record does not decode.
 	ErrCorrupt = errors.New("store: corrupt record")
+	// ErrEarlierFailed: the batch was to be written only after another one, which failed.
+	ErrEarlierFailed = errors.New("store: the batch it depends on was not written")
 )
 
 // Size limits. Keys are tiny in every keyspace we have; values are bounded so that a single
@@ -201,10 +203,17 @@ type DB struct {
 	inflight      atomic.Int64  // Commit calls between queueing and returning
 	left          chan struct{} // signalled when one of them returns
 	closing       chan struct{} // closed by Close: no new commits, committer drains and exits
+	sendMu        sync.RWMutex  // Enqueue's check of closing and send vs Close
 	committerDone chan struct{}
 	gcStop        context.CancelFunc
 	gcDone        chan struct{}
 
+	// Badger runs in managed mode: the committer stamps each group with the next commit
+	// timestamp and reads take the last one applied. In Badger's own mode a read transaction
+	// waits until every commit already under way is written, fsync included, so each read
+	// would stall for a whole group commit.
+	nextTs    uint64        // committer only: last timestamp handed to a commit
+	readTs    atomic.Uint64 // last commit applied: what reads see
 	readers   gate
 	failure   atomic.Pointer[error]
 	closeOnce sync.Once
@@ -233,11 +242,14 @@ func Open(opts Options) (*DB, error) {
 		gcDone:        make(chan struct{}),
 	}
 	bridge := &badgerLogger{log: db.log, onSyncError: db.fail}
-	bdb, err := badger.Open(opts.badgerOptions(bridge))
+	bdb, err := badger.OpenManaged(opts.badgerOptions(bridge))
 	if err != nil {
 		return nil, fmt.Errorf("store: open badger in %q: %w", opts.Dir, err)
 	}
 	db.bdb = bdb
+	db.nextTs = bdb.MaxVersion()
+	db.readTs.Store(db.nextTs)
+	db.readers.at = make(map[uint64]int)
 	db.lim = newLimits(opts, bdb)
 	db.m = newMetrics()
 	if err := db.m.register(opts.Registerer); err != nil {
@@ -256,7 +268,9 @@ func Open(opts Options) (*DB, error) {
 // first call's result. Close must not be called from inside a Scan or Slots callback.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.sendMu.Lock()
 		close(db.closing)
+		db.sendMu.Unlock()
 		<-db.committerDone
 		db.gcStop()
 		<-db.gcDone
@@ -286,11 +300,14 @@ func (db *DB) failed() error {
 
 // view runs fn in a read transaction, guarded against a concurrent Close.
 func (db *DB) view(fn func(txn *badger.Txn) error) error {
-	if !db.readers.enter() {
+	ts, ok := db.readers.enter(&db.readTs)
+	if !ok {
 		return ErrClosed
 	}
-	defer db.readers.exit()
-	err := db.bdb.View(fn)
+	defer db.readers.exit(ts)
+	txn := db.bdb.NewTransactionAt(ts, false)
+	defer txn.Discard()
+	err := fn(txn)
 	if errors.Is(err, badger.ErrDBClosed) {
 		return ErrClosed
 	}
@@ -446,28 +463,46 @@ func prefixEnd(p []byte) []byte {
 type gate struct {
 	mu      sync.Mutex
 	n       int
+	at      map[uint64]int // read timestamp -> running reads at it
 	closed  bool
 	drained chan struct{}
 }
 
-func (g *gate) enter() bool {
+// enter admits a read and returns the timestamp it reads at: the latest applied commit,
+// taken under the same lock as oldest so that the committer never misses it.
+func (g *gate) enter(ts *atomic.Uint64) (uint64, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		return false
+		return 0, false
 	}
 	g.n++
-	return true
+	t := ts.Load()
+	g.at[t]++
+	return t, true
 }
 
-func (g *gate) exit() {
+func (g *gate) exit(t uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.n--
+	if g.at[t]--; g.at[t] == 0 {
+		delete(g.at, t)
+	}
 	if g.n == 0 && g.drained != nil {
 		close(g.drained)
 		g.drained = nil
 	}
+}
+
+// oldest returns the oldest timestamp a running read uses, or latest when none runs.
+func (g *gate) oldest(latest uint64) uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for t := range g.at {
+		latest = min(latest, t)
+	}
+	return latest
 }
 
 func (g *gate) close() {

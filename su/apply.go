@@ -89,9 +89,19 @@ func Apply(b *store.Batch, assignment, item *dataitem.Item) (store.Slot, error) 
 	if err != nil {
 		return s, err
 	}
+	return s, put(b, s, assignment, item)
+}
+
+// put is Apply for a slot already known to be the one the assignment describes (the local
+// sequencer built both, so it need not read the tags back).
+func put(b *store.Batch, s store.Slot, assignment, item *dataitem.Item) error {
 	if item != nil {
+		if len(item.Raw()) > store.MaxValueBytes {
+			// Refused here, for this request alone: a batch with an oversized value fails whole.
+			return fmt.Errorf("%w: item of %d bytes", store.ErrTooLarge, len(item.Raw()))
+		}
 		if id := item.ID(); id != s.MessageID {
-			return s, fmt.Errorf("%w %s: schedules %s, not item %s", ErrBadAssignment, s.AssignmentID, s.MessageID, id)
+			return fmt.Errorf("%w %s: schedules %s, not item %s", ErrBadAssignment, s.AssignmentID, s.MessageID, id)
 		}
 		if s.Nonce == 0 {
 			b.PutParsedItem(item)
@@ -105,5 +115,5 @@ func Apply(b *store.Batch, assignment, item *dataitem.Item) (store.Slot, error) 
 	// no index. Indexing every message's tags costs about a quarter of the CPU of a slot.
 	b.Set(store.KsItems, []byte(s.AssignmentID), assignment.Raw())
 	b.PutSlot(s)
-	return s, nil
+	return nil
 }
