@@ -29,7 +29,12 @@ type Slot struct {
 }
 
 // slotFormat is the first byte of an encoded Slot; a new layout gets a new byte.
-const slotFormat = 1
+// slotWithAssignment is the same fields followed by the raw assignment item, which then
+// needs no key of its own (PutSlotWithAssignment).
+const (
+	slotFormat         = 1
+	slotWithAssignment = 2
+)
 
 // MarshalBinary encodes s compactly: a format byte, then the fields in declaration order as
 // uvarint-length-prefixed strings and (zigzag) varints.
@@ -45,7 +50,10 @@ func slotMaxLen(s Slot) int {
 }
 
 func (s Slot) appendBinary(buf []byte) []byte {
-	buf = append(buf, slotFormat)
+	return s.appendFields(append(buf, slotFormat))
+}
+
+func (s Slot) appendFields(buf []byte) []byte {
 	buf = appendString(buf, s.Process)
 	buf = binary.AppendUvarint(buf, s.Nonce)
 	buf = binary.AppendVarint(buf, s.Timestamp)
@@ -55,11 +63,23 @@ func (s Slot) appendBinary(buf []byte) []byte {
 	return appendString(buf, s.MessageID)
 }
 
-// UnmarshalBinary decodes what MarshalBinary produced; anything else is ErrCorrupt.
+// UnmarshalBinary decodes what MarshalBinary produced, or a slot stored with its
+// assignment (whose bytes it skips); anything else is ErrCorrupt.
 func (s *Slot) UnmarshalBinary(data []byte) error {
+	out, _, err := decodeSlot(data)
+	if err != nil {
+		return err
+	}
+	*s = out
+	return nil
+}
+
+// decodeSlot decodes a stored slot and returns the assignment stored with it, if any.
+func decodeSlot(data []byte) (Slot, []byte, error) {
 	d := decoder{buf: data}
-	if d.byte() != slotFormat {
-		return fmt.Errorf("%w: slot: unknown format", ErrCorrupt)
+	format := d.byte()
+	if format != slotFormat && format != slotWithAssignment {
+		return Slot{}, nil, fmt.Errorf("%w: slot: unknown format", ErrCorrupt)
 	}
 	out := Slot{
 		Process:      d.string(MaxIDBytes),
@@ -71,16 +91,18 @@ func (s *Slot) UnmarshalBinary(data []byte) error {
 		MessageID:    d.string(MaxIDBytes),
 	}
 	if d.err != nil {
-		return fmt.Errorf("%w: slot: %w", ErrCorrupt, d.err)
+		return Slot{}, nil, fmt.Errorf("%w: slot: %w", ErrCorrupt, d.err)
 	}
-	if len(d.buf) != 0 {
-		return fmt.Errorf("%w: slot: %d trailing bytes", ErrCorrupt, len(d.buf))
+	switch {
+	case format == slotFormat && len(d.buf) != 0:
+		return Slot{}, nil, fmt.Errorf("%w: slot: %d trailing bytes", ErrCorrupt, len(d.buf))
+	case format == slotWithAssignment && len(d.buf) == 0:
+		return Slot{}, nil, fmt.Errorf("%w: slot: no assignment", ErrCorrupt)
 	}
 	if err := out.validate(); err != nil {
-		return fmt.Errorf("%w: slot: %w", ErrCorrupt, err)
+		return Slot{}, nil, fmt.Errorf("%w: slot: %w", ErrCorrupt, err)
 	}
-	*s = out
-	return nil
+	return out, d.buf, nil
 }
 
 func (s Slot) validate() error {
@@ -210,7 +232,20 @@ func (b *Batch) PutItem(id string, raw []byte) {
 // The time index (KsSlotByTime) is no longer written: timestamps never decrease along a
 // schedule, so FirstNonceAfter binary-searches the slots instead, and every slot costs one
 // key fewer. Entries that older versions wrote are left in place and ignored.
-func (b *Batch) PutSlot(s Slot) {
+func (b *Batch) PutSlot(s Slot) { b.putSlot(s, nil) }
+
+// PutSlotWithAssignment is PutSlot for a slot whose assignment item (raw ANS-104 bytes, id
+// s.AssignmentID) is stored inside the slot's value rather than under a key of its own: one
+// key fewer per slot. Item and HasItem find it by its id all the same.
+func (b *Batch) PutSlotWithAssignment(s Slot, assignment []byte) {
+	if len(assignment) == 0 || len(assignment) > MaxValueBytes-slotMaxLen(s) {
+		b.setErr(fmt.Errorf("%w: assignment of %d bytes", ErrTooLarge, len(assignment)))
+		return
+	}
+	b.putSlot(s, assignment)
+}
+
+func (b *Batch) putSlot(s Slot, assignment []byte) {
 	if b.err != nil {
 		return
 	}
@@ -220,16 +255,21 @@ func (b *Batch) PutSlot(s Slot) {
 	}
 	b.ops = slices.Grow(b.ops, 3)
 	pl := 1 + len(s.Process)
-	// One buffer for all keys and values: the slot key, the encoded slot, the message index
-	// key and value, and the assignment index key (whose value is the slot key).
-	buf := make([]byte, 0, 3*(1+pl+8)+len(s.MessageID)+1+len(s.AssignmentID)+slotMaxLen(s))
+	// One buffer for all keys and values: the slot key, the encoded slot (and assignment),
+	// the message index key and value, and the assignment index key (whose value is the
+	// slot key).
+	buf := make([]byte, 0, 3*(1+pl+8)+len(s.MessageID)+1+len(s.AssignmentID)+slotMaxLen(s)+len(assignment))
 	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
 	at := len(buf)
 	buf = append(buf, byte(KsSlots), byte(len(s.Process)))
 	buf = binary.BigEndian.AppendUint64(append(buf, s.Process...), s.Nonce)
 	sk := cut(at)
 	at = len(buf)
-	buf = s.appendBinary(buf)
+	if assignment == nil {
+		buf = s.appendBinary(buf)
+	} else {
+		buf = append(s.appendFields(append(buf, slotWithAssignment)), assignment...)
+	}
 	b.setOwned(sk, cut(at))
 	at = len(buf)
 	buf = append(append(append(buf, byte(KsSlotByMessage), byte(len(s.Process))), s.Process...), s.MessageID...)
@@ -242,12 +282,23 @@ func (b *Batch) PutSlot(s Slot) {
 	b.setOwned(cut(at), sk[1:])
 }
 
-// Item returns the raw bytes of the item with this id, or ErrNotFound.
+// Item returns the raw bytes of the item with this id, or ErrNotFound. An assignment
+// stored inside its slot (PutSlotWithAssignment) is found through the assignment index.
 func (db *DB) Item(id string) ([]byte, error) {
 	if !validID(id) {
 		return nil, ErrNotFound
 	}
-	return db.Get(KsItems, []byte(id))
+	var out []byte
+	err := db.view(func(txn *badger.Txn) error {
+		v, err := getIn(txn, fullKey(KsItems, []byte(id)))
+		if !errors.Is(err, ErrNotFound) {
+			out = v
+			return err
+		}
+		out, err = slotAssignmentIn(txn, id)
+		return err
+	})
+	return out, err
 }
 
 // HasItem reports whether an item with this id is stored.
@@ -255,7 +306,50 @@ func (db *DB) HasItem(id string) (bool, error) {
 	if !validID(id) {
 		return false, nil
 	}
-	return db.Has(KsItems, []byte(id))
+	var found bool
+	err := db.view(func(txn *badger.Txn) error {
+		_, err := txn.Get(fullKey(KsItems, []byte(id)))
+		switch {
+		case err == nil:
+			found = true
+			return nil
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
+		}
+		_, err = slotAssignmentIn(txn, id)
+		found = err == nil
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	return found, err
+}
+
+// slotAssignmentIn returns the assignment stored inside the slot that the assignment index
+// names for id, or ErrNotFound.
+func slotAssignmentIn(txn *badger.Txn, id string) ([]byte, error) {
+	sk, err := getIn(txn, fullKey(KsSlotByAssignment, []byte(id)))
+	if err != nil {
+		return nil, err
+	}
+	v, err := getIn(txn, fullKey(KsSlots, sk))
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: assignment index points at a missing slot", ErrCorrupt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, raw, err := decodeSlot(v)
+	switch {
+	case err != nil:
+		return nil, err
+	case s.AssignmentID != id:
+		return nil, fmt.Errorf("%w: assignment index of %s points at the slot of %s", ErrCorrupt, id, s.AssignmentID)
+	case len(raw) == 0:
+		return nil, ErrNotFound // stored under its own key by an older version, or never
+	}
+	return raw, nil
 }
 
 // Slot returns slot nonce of process pid, or ErrNotFound.
@@ -427,8 +521,8 @@ func slotIn(txn *badger.Txn, key []byte) (Slot, error) {
 
 // decodeSlotAt decodes a slot and checks it against the key it was stored under.
 func decodeSlotAt(key, value []byte) (Slot, error) {
-	var s Slot
-	if err := s.UnmarshalBinary(value); err != nil {
+	s, _, err := decodeSlot(value)
+	if err != nil {
 		return Slot{}, err
 	}
 	if string(slotKey(s.Process, s.Nonce)) != string(key) {

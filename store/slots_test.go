@@ -86,6 +86,7 @@ func FuzzSlotUnmarshal(f *testing.F) {
 	good, _ := testSlot("p", 3, 42).MarshalBinary()
 	f.Add(good)
 	f.Add([]byte{slotFormat})
+	f.Add(append(testSlot("p", 3, 42).appendFields([]byte{slotWithAssignment}), 1, 2))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s Slot
 		if err := s.UnmarshalBinary(data); err != nil {
@@ -308,5 +309,68 @@ func TestCorruptIndexesAreReported(t *testing.T) {
 	}
 	if err := db.Slots("p", 0, func(Slot) bool { return true }); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Slots over garbage: %v", err)
+	}
+}
+
+// A slot stored with its assignment: the slot reads back as any other, and the assignment
+// is an item like any other (Item, HasItem) without a key of its own.
+func TestSlotWithAssignment(t *testing.T) {
+	forEachMode(t, func(t *testing.T, db *DB) {
+		s := testSlot("p", 0, 10)
+		raw := []byte("raw assignment bytes")
+		commit(t, db, func(b *Batch) { b.PutSlotWithAssignment(s, raw) })
+		if got, err := db.Slot("p", 0); err != nil || got != s {
+			t.Fatalf("Slot = %+v, %v", got, err)
+		}
+		if got, err := db.SlotByAssignment(s.AssignmentID); err != nil || got != s {
+			t.Fatalf("SlotByAssignment = %+v, %v", got, err)
+		}
+		if got, err := db.Item(s.AssignmentID); err != nil || !bytes.Equal(got, raw) {
+			t.Fatalf("Item = %q, %v", got, err)
+		}
+		if ok, err := db.HasItem(s.AssignmentID); err != nil || !ok {
+			t.Fatalf("HasItem = %v, %v", ok, err)
+		}
+		if ok, err := db.Has(KsItems, []byte(s.AssignmentID)); err != nil || ok {
+			t.Fatalf("the assignment has a key of its own: %v, %v", ok, err)
+		}
+		// A slot stored without one (older versions): its assignment is not found there.
+		old := testSlot("p", 1, 11)
+		commit(t, db, func(b *Batch) { b.PutSlot(old) })
+		if _, err := db.Item(old.AssignmentID); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Item of a slot without assignment: %v", err)
+		}
+		if ok, err := db.HasItem(old.AssignmentID); err != nil || ok {
+			t.Fatalf("HasItem of a slot without assignment: %v, %v", ok, err)
+		}
+		var bad Batch
+		bad.PutSlotWithAssignment(s, nil)
+		if !errors.Is(bad.Err(), ErrTooLarge) {
+			t.Fatalf("empty assignment accepted: %v", bad.Err())
+		}
+	})
+}
+
+func TestSlotWithAssignmentDecode(t *testing.T) {
+	s := testSlot("p", 3, 42)
+	fields := s.appendFields([]byte{slotWithAssignment})
+	got, raw, err := decodeSlot(append(fields, 'a', 'b'))
+	if err != nil || got != s || string(raw) != "ab" {
+		t.Fatalf("decode = %+v, %q, %v", got, raw, err)
+	}
+	if _, _, err := decodeSlot(fields); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("format 2 without assignment: %v", err)
+	}
+	// The assignment index must point at the slot of that very assignment.
+	db := openMem(t)
+	commit(t, db, func(b *Batch) {
+		b.PutSlotWithAssignment(s, []byte("x"))
+		b.Set(KsSlotByAssignment, []byte("other"), slotKey("p", 3))
+		b.Set(KsSlotByAssignment, []byte("gone"), slotKey("p", 9))
+	})
+	for _, id := range []string{"other", "gone"} {
+		if _, err := db.Item(id); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Item(%s) = %v, want ErrCorrupt", id, err)
+		}
 	}
 }

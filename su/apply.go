@@ -113,7 +113,7 @@ func put(b *store.Batch, s store.Slot, assignment, item *dataitem.Item) error {
 	// the module and process look-ups clients make (DESIGN: a minimal gateway); messages and
 	// assignments are read through the SU API, and by id through GraphQL and /raw, which need
 	// no index. Indexing every message's tags costs about a quarter of the CPU of a slot.
-	b.Set(store.KsItems, []byte(s.AssignmentID), assignment.Raw())
-	b.PutSlot(s)
+	// The assignment lives inside its slot: one Badger key fewer per slot.
+	b.PutSlotWithAssignment(s, assignment.Raw())
 	return nil
 }
