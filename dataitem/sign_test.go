@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"errors"
+	mrand "math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -179,4 +180,24 @@ func wrongExponentKey(t *testing.T) *rsa.PrivateKey {
 	k := *s.Key
 	k.E = 3
 	return &k
+}
+
+// The signing code (curve25519-voi) makes crypto/ed25519's signatures exactly, for many
+// keys and message lengths, including the 48-byte deep hashes and 96-byte hex texts signed.
+func TestSignEd25519MatchesStdlib(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	for i := range 300 {
+		seed := make([]byte, ed25519.SeedSize)
+		for j := range seed {
+			seed[j] = byte(rng.Uint32())
+		}
+		k := ed25519.NewKeyFromSeed(seed)
+		msg := make([]byte, []int{0, 1, 48, 96, 1000}[i%5])
+		for j := range msg {
+			msg[j] = byte(rng.Uint32())
+		}
+		if got, want := signEd25519(k, msg), ed25519.Sign(k, msg); !bytes.Equal(got, want) {
+			t.Fatalf("key %d, %d-byte message: %x, want %x", i, len(msg), got, want)
+		}
+	}
 }

@@ -71,6 +71,28 @@
 // a good part of a dirty one; two msyncs per group are the floor of this design, which is why
 // the size of a group matters more than anything else.
 //
+// # Reads never wait for a sync: managed timestamps
+//
+// In Badger's own transaction mode a read transaction takes the newest commit timestamp and
+// then waits until every commit up to it has been applied, which with SyncWrites means
+// until the group being written has been msynced: every read in the node (the scheduler's
+// duplicate check, an HTTP GET, a CU catching up) stalled for up to a whole group commit, and
+// a scheduler could not prepare its next slots while the previous ones synced. So Badger runs
+// in managed mode: the committer (the only writer) stamps each group with the next
+// timestamp and publishes it once the group is applied and synced; a read uses the newest
+// published timestamp and never waits. Timestamps continue from Badger's MaxVersion after a
+// restart. Compaction may drop versions older than the oldest timestamp a running read uses
+// (SetDiscardTs after each group), so no read loses a version it could see.
+//
+// # Enqueue and After: pipelined, chained batches
+//
+// Commit waits for its batch. Enqueue hands a batch to the committer and returns at once,
+// with a channel that yields the outcome; batches enqueued one after another are written in
+// that order (possibly in one group). After(prev) makes a batch depend on another: it is
+// written only if prev was, otherwise it fails with ErrEarlierFailed, whether the two share
+// a group or not. The scheduler keeps a few rounds of slots in flight this way, each built
+// on the previous one, without ever writing a round whose predecessor was not written.
+//
 // # Badger options, and why
 //
 // Defaults suit many nodes on one machine (each node one DB), not one big server:
@@ -115,5 +137,8 @@
 //
 // Every key is the keyspace byte followed by the caller's key. The scheduler's records are
 // laid out in slots.go: process ids are length-prefixed (so no id is a prefix of another's
-// keys) and integers are big-endian (so nonces and timestamps sort numerically).
+// keys) and integers are big-endian (so nonces and timestamps sort numerically). A slot may
+// carry its assignment item in its value (PutSlotWithAssignment): four keys per scheduled
+// message instead of five (item, slot, message index, assignment index), and Item finds the
+// assignment through the assignment index.
 package store

@@ -116,7 +116,7 @@ func (l *Local) prepare(batch []*waiter) prepared {
 // build checks, plans and signs the jobs of a layer, in parallel chunks over all cores (the
 // checks read the store; signing is most of the CPU). It only reads leader state.
 func (l *Local) build(jobs []*job) {
-	chunks := min(len(l.scratch), max(1, len(jobs)/minChunk))
+	chunks := min(l.workers, max(1, len(jobs)/minChunk))
 	run := func(c int) {
 		part := jobs[c*len(jobs)/chunks : (c+1)*len(jobs)/chunks]
 		sj := make([]*signJob, 0, len(part))
@@ -127,7 +127,7 @@ func (l *Local) build(jobs []*job) {
 			}
 			sj = append(sj, &j.signJob)
 		}
-		l.signer.signAll(sj, &l.scratch[c])
+		l.signer.signAll(sj)
 		for _, j := range part {
 			if j.w.err == nil && j.err != nil {
 				j.w.err = fmt.Errorf("su: sign assignment: %w", j.err)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/dataitem/edbatch"
 	"github.com/aonode/aonode/store"
 )
 
@@ -113,7 +112,7 @@ type Local struct {
 	roundMsgs map[uint64][]msgKey // rounds not yet answered -> their messages
 	round     uint64              // rounds prepared so far
 	last      *store.Batch        // the latest round handed to the store
-	scratch   []edbatch.Scratch   // one per goroutine of build
+	workers   int                 // goroutines of build: GOMAXPROCS
 
 	doneMu sync.Mutex
 	done   []doneRound // rounds the store has answered, for the next leader to account
@@ -178,7 +177,7 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 		heads:     make(map[string]*headEntry),
 		inFlight:  make(map[msgKey]uint64),
 		roundMsgs: make(map[uint64][]msgKey),
-		scratch:   make([]edbatch.Scratch, runtime.GOMAXPROCS(0)),
+		workers:   runtime.GOMAXPROCS(0),
 	}, nil
 }
 

@@ -412,7 +412,9 @@ func TestStoreClosedUnderLoad(t *testing.T) {
 // used twice and every chain verifies.
 func TestRoundFailureRequeuesLaterRounds(t *testing.T) {
 	e := newTestEnv(t)
-	seq, err := NewLocal(LocalOptions{DB: e.db, Signer: testSigner(1), Clock: e.clock.now})
+	// Rounds of at most 4 requests: the 16 clients never all fit in the two held-up rounds,
+	// so a third round always comes.
+	seq, err := NewLocal(LocalOptions{DB: e.db, Signer: testSigner(1), Clock: e.clock.now, MaxBatchItems: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,10 @@ package su
 import (
 	"crypto/sha512"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/dataitem/edbatch"
 )
 
 // assignmentFields is the part of an assignment that changes from one to the next; an
@@ -24,29 +22,18 @@ type assignmentFields struct {
 //   - the deep-hash parts every assignment shares are computed once: the list accumulator
 //     after "dataitem", "1", the signature type and the owner, and the hash of the empty
 //     target and data blobs. That leaves 10 of the 33 SHA-384 blocks of a full deep hash;
-//   - ed25519 and Solana keys sign a whole batch with one field inversion (dataitem/edbatch);
 type assignmentSigner struct {
 	s      dataitem.Signer
 	fast   bool // s is one of dataitem's signers, which need no check of their output
 	owner  []byte
 	prefix [48]byte // accumulator of the 8-element list after its first 4 children
 	empty  [48]byte // DeepHashBlob of an empty blob
-
-	ed  *edbatch.Key // ed25519 and Solana keys
-	hex bool         // Solana: the signature is over the hex text of the deep hash
 }
 
 func newAssignmentSigner(s dataitem.Signer) *assignmentSigner {
 	a := &assignmentSigner{s: s, owner: s.Owner(), empty: dataitem.DeepHashBlob(nil)}
-	switch k := s.(type) {
-	case *dataitem.Ed25519Signer:
-		a.fast = true
-		a.ed, _ = edbatch.NewKey(k.Key) // nil on a malformed key: Sign reports it per item
-	case *dataitem.SolanaSigner:
-		a.fast = true
-		a.ed, _ = edbatch.NewKey(k.Key)
-		a.hex = true
-	case *dataitem.ArweaveSigner, *dataitem.EthereumSigner:
+	switch s.(type) {
+	case *dataitem.Ed25519Signer, *dataitem.SolanaSigner, *dataitem.ArweaveSigner, *dataitem.EthereumSigner:
 		a.fast = true
 	}
 	acc := sha512.Sum384([]byte("list8"))
@@ -75,47 +62,26 @@ type signJob struct {
 	sig      []byte
 }
 
-// signAll signs every job on the calling goroutine; scratch is its own (callers on other
-// goroutines pass others).
-func (a *assignmentSigner) signAll(jobs []*signJob, scratch *edbatch.Scratch) {
-	if !a.fast {
-		for _, j := range jobs {
-			j.item, j.err = dataitem.Sign(a.s, dataitem.Fields{Anchor: j.fields.Anchor, Tags: j.fields.Tags})
-		}
-		return
-	}
-	ready := jobs[:0:0]
+// signAll signs every job on the calling goroutine.
+func (a *assignmentSigner) signAll(jobs []*signJob) {
 	for _, j := range jobs {
-		if j.err = a.digest(j); j.err == nil {
-			ready = append(ready, j)
+		if !a.fast {
+			j.item, j.err = dataitem.Sign(a.s, dataitem.Fields{Anchor: j.fields.Anchor, Tags: j.fields.Tags})
+			continue
 		}
-	}
-	if a.ed != nil {
-		msgs := make([][]byte, len(ready))
-		sigs := make([][]byte, len(ready))
-		for i, j := range ready {
-			msgs[i] = j.msg
+		if j.err = a.digest(j); j.err != nil {
+			continue
 		}
-		a.ed.Sign(msgs, sigs, scratch)
-		for i, j := range ready {
-			j.sig = sigs[i]
+		if j.sig, j.err = a.s.Sign(j.msg); j.err != nil {
+			j.err = fmt.Errorf("dataitem: signing: %w", j.err)
+			continue
 		}
-	} else {
-		for _, j := range ready {
-			if j.sig, j.err = a.s.Sign(j.msg); j.err != nil {
-				j.err = fmt.Errorf("dataitem: signing: %w", j.err)
-			}
-		}
-	}
-	for _, j := range ready {
-		if j.err == nil {
-			j.item, j.err = a.assemble(j)
-		}
+		j.item, j.err = a.assemble(j)
 	}
 }
 
 // digest computes what the key signs: the deep hash of
-// ["dataitem", "1", type, owner, target, anchor, tags, data] (its hex text for Solana).
+// ["dataitem", "1", type, owner, target, anchor, tags, data].
 func (a *assignmentSigner) digest(j *signJob) error {
 	if len(j.fields.Anchor) != 32 {
 		return fmt.Errorf("%w: anchor is %d bytes, want 32", dataitem.ErrInvalidFields, len(j.fields.Anchor))
@@ -129,11 +95,7 @@ func (a *assignmentSigner) digest(j *signJob) error {
 	acc = fold(acc, dataitem.DeepHashBlob(j.fields.Anchor))
 	acc = fold(acc, dataitem.DeepHashBlob(tagBytes))
 	acc = fold(acc, a.empty)
-	if a.hex {
-		j.msg = hex.AppendEncode(nil, acc[:])
-	} else {
-		j.msg = acc[:]
-	}
+	j.msg = acc[:]
 	return nil
 }
 

@@ -63,7 +63,7 @@ func TestFormatBlockHeight(t *testing.T) {
 
 func signOne(a *assignmentSigner, f assignmentFields) (*dataitem.Item, error) {
 	j := &signJob{fields: f}
-	a.signAll([]*signJob{j}, nil)
+	a.signAll([]*signJob{j})
 	return j.item, j.err
 }
 
@@ -89,7 +89,7 @@ func TestAssignmentSignerBatch(t *testing.T) {
 			tags := AssignmentTags(handAID0, uint64(i), handAID0, 7, 1700000000000+int64(i), handAID1, nil)
 			jobs = append(jobs, &signJob{fields: assignmentFields{Anchor: anchor, Tags: tags}})
 		}
-		a.signAll(jobs, nil)
+		a.signAll(jobs)
 		for i, j := range jobs {
 			if i == 5 {
 				if j.err == nil {
