@@ -68,12 +68,53 @@ func Sign(s Signer, f Fields) (*Item, error) {
 			return nil, fmt.Errorf("dataitem: signer produced a bad signature: %w", err)
 		}
 	}
-	raw := serialise(t, sig, owner, target, anchor, len(f.Tags), tagBytes, f.Data)
-	it, err := Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("dataitem: built item does not parse: %w", err)
+	return assemble(t, sig, owner, target, anchor, f.Tags, tagBytes, f.Data), nil
+}
+
+// Assemble lays out a signed item from its parts without parsing it back: for callers that
+// sign the deep hash themselves (a scheduler signing assignments in bulk). tagBytes must be
+// EncodeTags(tags); the signature and owner must have the type's lengths, target and
+// anchor be nil or 32 bytes. The signature is not checked.
+func Assemble(t SignatureType, sig, owner, target, anchor []byte, tags []Tag, tagBytes, data []byte) (*Item, error) {
+	cfg, ok := t.config()
+	switch {
+	case !ok:
+		return nil, newError(ErrUnknownSignatureType, "signature type %d", uint16(t))
+	case len(sig) != cfg.sigLen || len(owner) != cfg.ownerLen:
+		return nil, fmt.Errorf("%w: %s signature of %d bytes or owner of %d bytes", ErrInvalidFields, t, len(sig), len(owner))
+	case target != nil && len(target) != 32, anchor != nil && len(anchor) != 32:
+		return nil, fmt.Errorf("%w: target or anchor not 32 bytes", ErrInvalidFields)
+	case len(tagBytes) > MaxTagBytes:
+		return nil, newError(ErrTagBytesTooLarge, "tag section is %d bytes, the limit is %d", len(tagBytes), MaxTagBytes)
 	}
-	return it, nil
+	return assemble(t, sig, owner, target, anchor, tags, tagBytes, data), nil
+}
+
+// assemble is Assemble for parts already checked: the item's fields alias its raw bytes, as
+// Parse's do, and its tags are the (immutable) tags it was built from.
+func assemble(t SignatureType, sig, owner, target, anchor []byte, tags []Tag, tagBytes, data []byte) *Item {
+	raw := serialise(t, sig, owner, target, anchor, len(tags), tagBytes, data)
+	it := &Item{SignatureType: t, raw: raw, Tags: append([]Tag(nil), tags...)}
+	off := 2
+	next := func(n int) []byte {
+		b := raw[off : off+n : off+n]
+		off += n
+		return b
+	}
+	it.Signature = next(len(sig))
+	it.Owner = next(len(owner))
+	for _, f := range []*[]byte{&it.Target, &it.Anchor} {
+		present := raw[off] == 1
+		off++
+		if present {
+			*f = next(32)
+		}
+	}
+	_ = next(8) // tag count
+	_ = next(8) // tag bytes length
+	it.tagBytes = next(len(tagBytes))
+	it.Data = raw[off:len(raw):len(raw)]
+	return it
 }
 
 func ownSigner(s Signer) bool {

@@ -201,3 +201,64 @@ func TestSignEd25519MatchesStdlib(t *testing.T) {
 		}
 	}
 }
+
+// Sign and Assemble build items without parsing them back: every field must be what Parse
+// reads from the same bytes.
+func TestAssembleMatchesParse(t *testing.T) {
+	signer := NewEd25519Signer(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32)))
+	tags := []Tag{{Name: "A", Value: "1"}, {Name: "\xffbin", Value: "v"}, {Name: "Type", Value: "Message"}}
+	for _, f := range []Fields{
+		{},
+		{Tags: tags, Data: []byte("data")},
+		{Target: bytes.Repeat([]byte{1}, 32), Anchor: bytes.Repeat([]byte{2}, 32), Tags: tags},
+		{Anchor: bytes.Repeat([]byte{2}, 32), Data: bytes.Repeat([]byte{3}, 5000)},
+	} {
+		it, err := Sign(signer, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := ParseVerified(it.Raw())
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := it.SignatureType == parsed.SignatureType && bytes.Equal(it.Signature, parsed.Signature) &&
+			bytes.Equal(it.Owner, parsed.Owner) && bytes.Equal(it.Target, parsed.Target) &&
+			bytes.Equal(it.Anchor, parsed.Anchor) && bytes.Equal(it.Data, parsed.Data) &&
+			bytes.Equal(it.TagBytes(), parsed.TagBytes()) && len(it.Tags) == len(parsed.Tags) &&
+			(it.Target == nil) == (parsed.Target == nil) && (it.Anchor == nil) == (parsed.Anchor == nil)
+		for i := range it.Tags {
+			same = same && it.Tags[i] == parsed.Tags[i]
+		}
+		if !same {
+			t.Fatalf("built %+v, parsed %+v", it, parsed)
+		}
+		again, err := Assemble(it.SignatureType, it.Signature, it.Owner, it.Target, it.Anchor, it.Tags, it.TagBytes(), it.Data)
+		if err != nil || !bytes.Equal(again.Raw(), it.Raw()) {
+			t.Fatalf("Assemble: %v", err)
+		}
+	}
+	it, _ := Sign(signer, Fields{})
+	for name, call := range map[string]func() error{
+		"unknown type": func() error { _, err := Assemble(99, it.Signature, it.Owner, nil, nil, nil, nil, nil); return err },
+		"short sig": func() error {
+			_, err := Assemble(ED25519, it.Signature[:10], it.Owner, nil, nil, nil, nil, nil)
+			return err
+		},
+		"short owner": func() error {
+			_, err := Assemble(ED25519, it.Signature, it.Owner[:5], nil, nil, nil, nil, nil)
+			return err
+		},
+		"short anchor": func() error {
+			_, err := Assemble(ED25519, it.Signature, it.Owner, nil, []byte{1}, nil, nil, nil)
+			return err
+		},
+		"tags too big": func() error {
+			_, err := Assemble(ED25519, it.Signature, it.Owner, nil, nil, nil, make([]byte, MaxTagBytes+1), nil)
+			return err
+		},
+	} {
+		if call() == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

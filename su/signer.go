@@ -2,7 +2,6 @@ package su
 
 import (
 	"crypto/sha512"
-	"encoding/binary"
 	"fmt"
 	"strconv"
 
@@ -99,22 +98,7 @@ func (a *assignmentSigner) digest(j *signJob) error {
 	return nil
 }
 
-// assemble lays out the signed item: type, signature, owner, target flag, anchor flag and
-// anchor, tag count, tag bytes length, tags, data.
+// assemble lays out the signed item (no target, no data).
 func (a *assignmentSigner) assemble(j *signJob) (*dataitem.Item, error) {
-	raw := make([]byte, 0, 2+len(j.sig)+len(a.owner)+2+32+16+len(j.tagBytes))
-	raw = binary.LittleEndian.AppendUint16(raw, uint16(a.s.SignatureType()))
-	raw = append(raw, j.sig...)
-	raw = append(raw, a.owner...)
-	raw = append(raw, 0, 1)
-	raw = append(raw, j.fields.Anchor...)
-	raw = binary.LittleEndian.AppendUint64(raw, uint64(len(j.fields.Tags)))
-	raw = binary.LittleEndian.AppendUint64(raw, uint64(len(j.tagBytes)))
-	raw = append(raw, j.tagBytes...)
-	// Parse checks the layout (signature and owner lengths of the type among others).
-	it, err := dataitem.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("su: built assignment does not parse: %w", err)
-	}
-	return it, nil
+	return dataitem.Assemble(a.s.SignatureType(), j.sig, a.owner, nil, j.fields.Anchor, j.fields.Tags, j.tagBytes, nil)
 }
