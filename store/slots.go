@@ -308,12 +308,8 @@ func (db *DB) HasItem(id string) (bool, error) {
 	}
 	var found bool
 	err := db.view(func(txn *badger.Txn) error {
-		_, err := txn.Get(fullKey(KsItems, []byte(id)))
-		switch {
-		case err == nil:
-			found = true
-			return nil
-		case !errors.Is(err, badger.ErrKeyNotFound):
+		var err error
+		if found, err = hasIn(txn, fullKey(KsItems, []byte(id))); found || err != nil {
 			return err
 		}
 		_, err = slotAssignmentIn(txn, id)

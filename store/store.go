@@ -337,17 +337,9 @@ func (db *DB) Has(ks Keyspace, key []byte) (bool, error) {
 		return false, err
 	}
 	var found bool
-	err := db.view(func(txn *badger.Txn) error {
-		_, err := txn.Get(fullKey(ks, key))
-		switch {
-		case err == nil:
-			found = true
-			return nil
-		case errors.Is(err, badger.ErrKeyNotFound):
-			return nil
-		default:
-			return err
-		}
+	err := db.view(func(txn *badger.Txn) (err error) {
+		found, err = hasIn(txn, fullKey(ks, key))
+		return err
 	})
 	return found, err
 }
@@ -393,6 +385,15 @@ func getIn(txn *badger.Txn, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	return item.ValueCopy(nil)
+}
+
+// hasIn reports whether key is present, without reading its value.
+func hasIn(txn *badger.Txn, key []byte) (bool, error) {
+	_, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func scanIn(txn *badger.Txn, ks Keyspace, prefix, start []byte, reverse bool, fn func(key, value []byte) bool) error {
