@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -14,9 +13,6 @@ type Batch struct {
 	ops []op
 	err error // the first invalid write; Commit returns it and writes nothing
 
-	after   *Batch
-	outcome atomic.Int32 // outcome* once the committer (or Commit) has decided
-
 	scratch []byte // reused by the indexer for hashing long tags
 }
 
@@ -24,32 +20,6 @@ type op struct {
 	key    []byte // keyspace byte + user key
 	value  []byte
 	delete bool
-}
-
-const (
-	outcomePending int32 = iota
-	outcomeWritten
-	outcomeFailed
-)
-
-// After makes b depend on prev: b is written only if prev is, and fails with
-// ErrEarlierFailed otherwise. prev must have been passed to Enqueue or Commit before b, by
-// the same goroutine or one that waited for that call. A scheduler uses it to pipeline
-// slots: the next batch is built on top of the previous one before that one is durable.
-func (b *Batch) After(prev *Batch) { b.after = prev }
-
-// decided records whether b was written.
-func (b *Batch) decided(err error) {
-	if err == nil {
-		b.outcome.Store(outcomeWritten)
-	} else {
-		b.outcome.Store(outcomeFailed)
-	}
-}
-
-// blocked reports whether b depends on a batch that failed.
-func (b *Batch) blocked() bool {
-	return b.after != nil && b.after.outcome.Load() == outcomeFailed
 }
 
 // NewBatch returns an empty batch.

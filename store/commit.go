@@ -26,19 +26,37 @@ func (db *DB) Commit(ctx context.Context, b *Batch) error {
 	if b == nil {
 		return errors.New("store: nil batch")
 	}
-	r, err := db.admit(ctx, b)
-	if r == nil {
+	if b.err != nil {
+		return b.err
+	}
+	select {
+	case <-db.closing:
+		return ErrClosed
+	default:
+	}
+	if err := db.failed(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(b.ops) == 0 {
+		return nil
+	}
+	s, err := db.lim.measure(b)
+	if err != nil {
 		return err
 	}
 	start := time.Now()
+	r := &request{b: b, size: s, done: make(chan error, 1)}
 	db.inflight.Add(1)
 	defer db.leave()
 	select {
 	case db.reqs <- r:
 	case <-db.closing:
-		return r.refuse(ErrClosed)
+		return ErrClosed
 	case <-ctx.Done():
-		return r.refuse(ctx.Err())
+		return ctx.Err()
 	}
 	select {
 	case err = <-r.done:
@@ -50,73 +68,10 @@ func (db *DB) Commit(ctx context.Context, b *Batch) error {
 		select {
 		case err = <-r.done:
 		default:
-			return r.refuse(ErrClosed)
+			return ErrClosed
 		}
 	}
 	db.m.commitSeconds.Observe(time.Since(start).Seconds())
-	return err
-}
-
-// Enqueue hands b to the committer and returns without waiting for the write; the channel
-// yields what Commit would have returned, once. Batches enqueued one after another are
-// written in that order (possibly in one group), so a caller can keep several in flight
-// and chain them with After.
-func (db *DB) Enqueue(b *Batch) <-chan error {
-	r, err := db.admit(context.Background(), b)
-	if r == nil {
-		ch := make(chan error, 1)
-		ch <- err
-		return ch
-	}
-	// Under sendMu, so that Close cannot slip between the check and the send: every request
-	// that reaches the queue is one the committer drains and answers.
-	db.sendMu.RLock()
-	defer db.sendMu.RUnlock()
-	select {
-	case <-db.closing:
-		r.done <- r.refuse(ErrClosed)
-	default:
-		db.reqs <- r
-	}
-	return r.done
-}
-
-// admit checks b before it is queued. It returns the request to queue, or nil and the
-// outcome (an error, or nil for an empty batch, which is written trivially).
-func (db *DB) admit(ctx context.Context, b *Batch) (*request, error) {
-	r := &request{b: b, done: make(chan error, 1)}
-	if b.err != nil {
-		return nil, r.refuse(b.err)
-	}
-	select {
-	case <-db.closing:
-		return nil, r.refuse(ErrClosed)
-	default:
-	}
-	if err := db.failed(); err != nil {
-		return nil, r.refuse(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, r.refuse(err)
-	}
-	if b.blocked() {
-		return nil, r.refuse(ErrEarlierFailed)
-	}
-	if len(b.ops) == 0 {
-		b.decided(nil)
-		return nil, nil
-	}
-	s, err := db.lim.measure(b)
-	if err != nil {
-		return nil, r.refuse(err)
-	}
-	r.size = s
-	return r, nil
-}
-
-// refuse records that the request's batch will not be written, and returns err.
-func (r *request) refuse(err error) error {
-	r.b.decided(err)
 	return err
 }
 
@@ -228,10 +183,6 @@ func (db *DB) writeGroup(group []*request) {
 		answer(group, err)
 		return
 	}
-	group = db.dropBlocked(group)
-	if len(group) == 0 {
-		return
-	}
 	txn := db.bdb.NewTransactionAt(db.readTs.Load(), true)
 	for _, r := range group {
 		if err := stage(txn, r.b); err != nil {
@@ -255,25 +206,20 @@ func (db *DB) writeGroup(group []*request) {
 func (db *DB) writeOne(r *request) {
 	start := time.Now()
 	if err := db.failed(); err != nil {
-		r.done <- r.refuse(err)
-		return
-	}
-	if r.b.blocked() {
-		r.done <- r.refuse(ErrEarlierFailed)
+		r.done <- err
 		return
 	}
 	txn := db.bdb.NewTransactionAt(db.readTs.Load(), true)
 	if err := stage(txn, r.b); err != nil {
 		txn.Discard()
 		if errors.Is(err, badger.ErrTxnTooBig) {
-			r.done <- r.refuse(fmt.Errorf("%w: %w", ErrTooLarge, err))
+			r.done <- fmt.Errorf("%w: %w", ErrTooLarge, err)
 		} else {
-			r.done <- r.refuse(fmt.Errorf("%w: %w", ErrInvalidKey, err))
+			r.done <- fmt.Errorf("%w: %w", ErrInvalidKey, err)
 		}
 		return
 	}
 	err := db.finish(txn)
-	r.b.decided(err)
 	r.done <- err
 	if err == nil {
 		db.m.observeGroup([]*request{r}, time.Since(start))
@@ -322,22 +268,6 @@ func stage(txn *badger.Txn, b *Batch) error {
 
 func answer(group []*request, err error) {
 	for _, r := range group {
-		r.b.decided(err)
 		r.done <- err
 	}
-}
-
-// dropBlocked answers the requests whose batch depends on one that failed, and returns the
-// others. A dependency still pending is in this group, ahead of its dependent (requests are
-// queued in order), so the group's single transaction writes both or neither.
-func (db *DB) dropBlocked(group []*request) []*request {
-	kept := group[:0]
-	for _, r := range group {
-		if r.b.blocked() {
-			r.done <- r.refuse(ErrEarlierFailed)
-			continue
-		}
-		kept = append(kept, r)
-	}
-	return kept
 }

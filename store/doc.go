@@ -84,15 +84,6 @@
 // restart. Compaction may drop versions older than the oldest timestamp a running read uses
 // (SetDiscardTs after each group), so no read loses a version it could see.
 //
-// # Enqueue and After: pipelined, chained batches
-//
-// Commit waits for its batch. Enqueue hands a batch to the committer and returns at once,
-// with a channel that yields the outcome; batches enqueued one after another are written in
-// that order (possibly in one group). After(prev) makes a batch depend on another: it is
-// written only if prev was, otherwise it fails with ErrEarlierFailed, whether the two share
-// a group or not. The scheduler keeps a few rounds of slots in flight this way, each built
-// on the previous one, without ever writing a round whose predecessor was not written.
-//
 // # Badger options, and why
 //
 // Defaults suit many nodes on one machine (each node one DB), not one big server:

@@ -32,8 +32,6 @@ var (
 	ErrFailed = errors.New("store: write failed, reopen required")
 	// ErrCorrupt: a stored record does not decode.
 	ErrCorrupt = errors.New("store: corrupt record")
-	// ErrEarlierFailed: the batch was to be written only after another one, which failed.
-	ErrEarlierFailed = errors.New("store: the batch it depends on was not written")
 )
 
 // Size limits. Keys are tiny in every keyspace we have; values are bounded so that a single
@@ -203,7 +201,6 @@ type DB struct {
 	inflight      atomic.Int64  // Commit calls between queueing and returning
 	left          chan struct{} // signalled when one of them returns
 	closing       chan struct{} // closed by Close: no new commits, committer drains and exits
-	sendMu        sync.RWMutex  // Enqueue's check of closing and send vs Close
 	committerDone chan struct{}
 	gcStop        context.CancelFunc
 	gcDone        chan struct{}
@@ -268,9 +265,7 @@ func Open(opts Options) (*DB, error) {
 // first call's result. Close must not be called from inside a Scan or Slots callback.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		db.sendMu.Lock()
 		close(db.closing)
-		db.sendMu.Unlock()
 		<-db.committerDone
 		db.gcStop()
 		<-db.gcDone

@@ -758,3 +758,33 @@ func TestFailedDBRefusesCommits(t *testing.T) {
 		t.Fatal("batch written on a failed DB")
 	}
 }
+
+// Commit timestamps continue from what is on disk after a reopen: an overwrite made after
+// the reopen is the version reads see (a timestamp restarting at zero would hide it behind
+// the older version).
+func TestReopenKeepsTimestampsMonotonic(t *testing.T) {
+	dir := t.TempDir()
+	o := DefaultOptions(dir)
+	o.Logger = quietLogger()
+	for round := range 3 {
+		db, err := Open(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round > 0 {
+			if v, err := db.Get(KsProcesses, []byte("k")); err != nil || string(v) != fmt.Sprint(round-1) {
+				t.Fatalf("round %d: read %q, %v", round, v, err)
+			}
+		}
+		for i := range 5 {
+			commit(t, db, func(b *Batch) { b.Set(KsProcesses, []byte(fmt.Sprint("other", i)), []byte("x")) })
+		}
+		commit(t, db, func(b *Batch) { b.Set(KsProcesses, []byte("k"), []byte(fmt.Sprint(round))) })
+		if v, err := db.Get(KsProcesses, []byte("k")); err != nil || string(v) != fmt.Sprint(round) {
+			t.Fatalf("round %d: read %q, %v after writing it", round, v, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

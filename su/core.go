@@ -123,21 +123,13 @@ func AssignmentTags(process string, nonce uint64, hashChain string, height uint6
 // new head. Nonces are contiguous, the timestamp never goes below the head's, and the hash
 // chain follows ao-protocol §1.5.
 func Assign(prev *Head, in Input, signer dataitem.Signer) (*dataitem.Item, Head, error) {
-	f, next, err := plan(prev, in)
-	if err != nil {
-		return nil, Head{}, err
-	}
-	a, err := dataitem.Sign(signer, dataitem.Fields{Anchor: f.Anchor, Tags: f.Tags})
-	if err != nil {
-		return nil, Head{}, fmt.Errorf("su: sign assignment: %w", err)
-	}
-	next.AssignmentID = a.ID()
-	return a, next, nil
+	return assign(prev, in, func(f assignmentFields) (*dataitem.Item, error) {
+		return dataitem.Sign(signer, dataitem.Fields{Anchor: f.Anchor, Tags: f.Tags})
+	})
 }
 
-// plan is Assign up to the signature: the assignment's fields, and the head it leads to
-// (without AssignmentID, which is the hash of the signature still to be made).
-func plan(prev *Head, in Input) (assignmentFields, Head, error) {
+// assign is Assign with the signing step supplied (the sequencer's is assignmentSigner).
+func assign(prev *Head, in Input, sign func(assignmentFields) (*dataitem.Item, error)) (*dataitem.Item, Head, error) {
 	var (
 		nonce uint64
 		chain string
@@ -147,33 +139,36 @@ func plan(prev *Head, in Input) (assignmentFields, Head, error) {
 	switch {
 	case prev == nil:
 		if in.Message != "" {
-			return assignmentFields{}, Head{}, fmt.Errorf("%w: process %s has no nonce-0 slot", ErrChain, in.Process)
+			return nil, Head{}, fmt.Errorf("%w: process %s has no nonce-0 slot", ErrChain, in.Process)
 		}
 		chain, err = SeedHashChain(in.Process)
 	default:
 		if in.Message == "" {
-			return assignmentFields{}, Head{}, fmt.Errorf("%w: process %s already has its nonce-0 slot", ErrChain, in.Process)
+			return nil, Head{}, fmt.Errorf("%w: process %s already has its nonce-0 slot", ErrChain, in.Process)
 		}
 		if prev.Process != in.Process {
-			return assignmentFields{}, Head{}, fmt.Errorf("%w: head of %s used for %s", ErrChain, prev.Process, in.Process)
+			return nil, Head{}, fmt.Errorf("%w: head of %s used for %s", ErrChain, prev.Process, in.Process)
 		}
 		nonce = prev.Nonce + 1
 		chain, err = NextHashChain(prev.AssignmentID, prev.HashChain)
 		ts = max(ts, prev.Timestamp)
 	}
 	if err != nil {
-		return assignmentFields{}, Head{}, err
+		return nil, Head{}, err
 	}
 	if in.Message != "" {
 		if _, err := dataitem.DecodeID(in.Message); err != nil {
-			return assignmentFields{}, Head{}, fmt.Errorf("su: message id %q: %w", in.Message, err)
+			return nil, Head{}, fmt.Errorf("su: message id %q: %w", in.Message, err)
 		}
 	}
-	f := assignmentFields{
+	a, err := sign(assignmentFields{
 		Anchor: in.Anchor,
 		Tags:   AssignmentTags(in.Process, nonce, chain, in.BlockHeight, ts, in.Message, in.Exclude),
+	})
+	if err != nil {
+		return nil, Head{}, fmt.Errorf("su: sign assignment: %w", err)
 	}
-	return f, Head{Process: in.Process, Nonce: nonce, Timestamp: ts, HashChain: chain}, nil
+	return a, Head{Process: in.Process, Nonce: nonce, Timestamp: ts, HashChain: chain, AssignmentID: a.ID()}, nil
 }
 
 // AddressOfOwner is the Arweave-style address of a public key: b64url(sha256(owner bytes)).

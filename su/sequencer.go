@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"runtime"
 	"sync"
 	"time"
 
@@ -66,70 +65,43 @@ type LocalOptions struct {
 	// BlockHeight returns the Arweave height stamped on assignments (default: always 0).
 	BlockHeight func() uint64
 	// Anchor fills an assignment's 32-byte anchor (default: random bytes, as the reference,
-	// from a ChaCha8 stream keyed from crypto/rand). Clock, BlockHeight and Anchor are called
-	// from several goroutines at once.
+	// from a ChaCha8 stream keyed from crypto/rand).
 	Anchor func([]byte) error
-	// MaxBatchItems and MaxBatchBytes bound how many queued requests go into one round, which
-	// is one store batch (defaults 1024 and 1 MiB, well inside Badger's transaction cap with
-	// the store's default mem table; a single larger item still goes alone).
+	// MaxBatchItems and MaxBatchBytes bound how many queued requests of one process go into
+	// one store commit (defaults 1024 and 1 MiB, well inside Badger's transaction cap with the
+	// store's default mem table; a single larger item still goes alone).
 	MaxBatchItems int
 	MaxBatchBytes int
-	// MaxIdleHeads bounds the cached heads of processes; beyond it, heads that no round in
-	// flight uses are dropped and reloaded from the store when needed (default 100000).
+	// MaxIdleHeads bounds the cached heads of processes nobody is scheduling on; beyond it
+	// idle heads are dropped and reloaded from the store when needed (default 100000).
 	MaxIdleHeads int
 	Metrics      *Metrics
 }
 
-// maxRoundsInFlight bounds the rounds handed to the store and not yet durable. One more
-// than two lets a round be prepared while the store writes the two before it in one group;
-// more only makes rounds smaller (measured with BenchmarkSchedule).
-const maxRoundsInFlight = 3
-
-// Local is the single-scheduler Sequencer. Requests of all processes queue together and are
-// taken in rounds: a round assigns every request it holds (in queue order within each
-// process), signs the assignments in batches and hands them to the store as one atomic
-// batch. Rounds are pipelined: the next round is built and signed on top of the previous
-// ones while the store is still writing them (each store batch is chained to the one
-// before with store.Batch.After, so a round is never written without its predecessor), and
-// a request is answered only once its round is durable.
-//
-// No goroutine of its own runs the rounds: the caller that finds the sequencer idle leads,
-// and each leader, once its round is handed to the store, passes the baton to the first
-// queued request (flat combining). Leader-only state passes with the baton, under mu.
+// Local is the single-scheduler Sequencer. Processes proceed in parallel; within one process
+// requests are serialised and those that queue up while a commit is in flight are assigned
+// together and committed in one atomic store batch, so one busy process is not limited to one
+// fsync per message and a failed commit can never leave a gap.
 type Local struct {
-	opts    LocalOptions
-	signer  *assignmentSigner
-	slots   chan struct{}                   // one per round in flight
-	enqueue func(*store.Batch) <-chan error // DB.Enqueue; tests put faults in front of it
+	opts   LocalOptions
+	signer *assignmentSigner
+
+	mu    sync.Mutex
+	procs map[string]*procState
+	idle  int // procs entries with no users
+}
+
+// procState is the per-process schedule. running means a leader goroutine owns head and
+// loaded; the baton passes between goroutines under mu (see handOff), which orders accesses.
+type procState struct {
+	users int // guarded by Local.mu
 
 	mu      sync.Mutex
-	running bool // a leader holds the baton
+	running bool
 	queue   []*waiter
 
-	// Owned by the leader.
-	heads     map[string]*headEntry
-	inFlight  map[msgKey]uint64   // messages of rounds not yet answered -> their round
-	roundMsgs map[uint64][]msgKey // rounds not yet answered -> their messages
-	round     uint64              // rounds prepared so far
-	last      *store.Batch        // the latest round handed to the store
-	workers   int                 // goroutines of build: GOMAXPROCS
-
-	doneMu sync.Mutex
-	done   []doneRound // rounds the store has answered, for the next leader to account
-}
-
-// headEntry is a cached head; head is nil when the process has no slot. round is the last
-// round that used it: the entry may be evicted once that round is durable.
-type headEntry struct {
-	head  *Head
-	round uint64
-}
-
-type msgKey struct{ process, message string }
-
-type doneRound struct {
-	round uint64
-	err   error
+	loaded bool
+	head   *Head // nil when the process has no slot
 }
 
 type waiter struct {
@@ -137,9 +109,10 @@ type waiter struct {
 	done chan struct{} // closed when res/err are set, or when the waiter is made leader
 
 	// set before done is closed
-	res  Scheduled
-	err  error
-	lead bool
+	res   Scheduled
+	err   error
+	lead  bool
+	batch []*waiter
 }
 
 // NewLocal returns a Local sequencer writing into opts.DB.
@@ -169,16 +142,7 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 	if opts.MaxIdleHeads <= 0 {
 		opts.MaxIdleHeads = 100000
 	}
-	return &Local{
-		opts:      opts,
-		enqueue:   opts.DB.Enqueue,
-		signer:    newAssignmentSigner(opts.Signer),
-		slots:     make(chan struct{}, maxRoundsInFlight),
-		heads:     make(map[string]*headEntry),
-		inFlight:  make(map[msgKey]uint64),
-		roundMsgs: make(map[uint64][]msgKey),
-		workers:   runtime.GOMAXPROCS(0),
-	}, nil
+	return &Local{opts: opts, signer: newAssignmentSigner(opts.Signer), procs: make(map[string]*procState)}, nil
 }
 
 // anchorStream makes assignment anchors: a ChaCha8 stream keyed once from crypto/rand.
@@ -229,29 +193,36 @@ func (l *Local) Schedule(ctx context.Context, req Request) (Scheduled, error) {
 		return Scheduled{}, refuse(ErrInvalidItem, "nothing to schedule")
 	}
 	start := time.Now()
+	st := l.acquire(req.Process)
+	defer l.release(req.Process, st)
+
 	w := &waiter{req: req, done: make(chan struct{})}
-	l.mu.Lock()
-	leading := !l.running
-	if leading {
-		l.running = true
+	st.mu.Lock()
+	if !st.running {
+		st.running = true
+		st.mu.Unlock()
+		l.lead(st, w, []*waiter{w})
 	} else {
-		l.queue = append(l.queue, w)
-	}
-	l.mu.Unlock()
-	for {
-		if !leading {
-			if err := l.wait(ctx, w); err != nil {
-				return Scheduled{}, err
+		st.queue = append(st.queue, w)
+		st.mu.Unlock()
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			st.mu.Lock()
+			for i, q := range st.queue {
+				if q == w {
+					st.queue = append(st.queue[:i], st.queue[i+1:]...)
+					st.mu.Unlock()
+					return Scheduled{}, ctx.Err()
+				}
 			}
-			if !w.lead {
-				break
-			}
-			w.lead = false
+			st.mu.Unlock()
+			// Already taken into a batch: its outcome is decided by the commit.
+			<-w.done
 		}
-		if !l.lead(w) {
-			break
+		if w.lead {
+			l.lead(st, w, w.batch)
 		}
-		leading = false // requeued: wait for a later round
 	}
 	if l.opts.Metrics != nil {
 		l.opts.Metrics.observeSchedule(w.err, time.Since(start))
@@ -259,141 +230,272 @@ func (l *Local) Schedule(ctx context.Context, req Request) (Scheduled, error) {
 	return w.res, w.err
 }
 
-// wait waits until w is answered or made leader. If ctx ends first and w is still queued,
-// w leaves the queue and ctx's error is returned.
-func (l *Local) wait(ctx context.Context, w *waiter) error {
-	select {
-	case <-w.done:
-		return nil
-	case <-ctx.Done():
-	}
-	l.mu.Lock()
-	for i, q := range l.queue {
-		if q == w {
-			l.queue = append(l.queue[:i], l.queue[i+1:]...)
-			l.mu.Unlock()
-			return ctx.Err()
-		}
-	}
-	l.mu.Unlock()
-	// Already taken into a round (or made leader): the round decides.
-	<-w.done
-	return nil
+// maxLeadRounds bounds how many batches one goroutine leads before it passes the baton, so
+// that its own caller is not held up for long by the work of others.
+const maxLeadRounds = 4
+
+// prepared is a batch whose assignments are built and signed on top of a head, ready to
+// commit.
+type prepared struct {
+	waiters  []*waiter
+	accepted []*waiter
+	b        *store.Batch
+	head     *Head // the head after the accepted requests
 }
 
-// lead runs one round, the one holding its own request: it waits for a free slot (while
-// it waits, requests pile up in the queue and join the round), prepares the round, hands
-// it to the store chained after the previous one, passes the baton on, and answers the
-// round's requests once the store has written it. It reports whether self went back to the
-// queue instead (its round was built on one that failed).
-func (l *Local) lead(self *waiter) (requeued bool) {
-	l.slots <- struct{}{}
-	batch := l.take(self)
-	p := l.prepare(batch)
-	var done <-chan error
-	if p.accepted > 0 {
-		if l.last != nil {
-			p.b.After(l.last)
+// lead runs batches as the process's leader, then passes the baton. While one batch is being
+// committed it builds and signs the next one on top of it (the hash chain makes signing
+// sequential within a process, so this overlap is where a busy process gains). Commits stay
+// strictly one after the other and acknowledgements in order; a batch built on a commit that
+// then fails is discarded unseen and its requests go back to the front of the queue.
+func (l *Local) lead(st *procState, self *waiter, batch []*waiter) {
+	pid := batch[0].req.Process
+	defer l.handOff(st)
+	if !st.loaded {
+		h, ok, err := l.Head(pid)
+		if err != nil {
+			for _, w := range batch {
+				w.err = fmt.Errorf("su: load head of %s: %w", pid, err)
+			}
+			l.wake(batch, self)
+			return
 		}
-		l.last = p.b
-		done = l.enqueue(p.b)
+		st.head = nil
+		if ok {
+			st.head = &h
+		}
+		st.loaded = true
 	}
-	l.handOff()
-	var err error
-	if done != nil {
-		err = <-done
-	}
-	// Recorded before the slot is freed, so that the leader who takes the slot sees it.
-	l.doneMu.Lock()
-	l.done = append(l.done, doneRound{p.round, err})
-	l.doneMu.Unlock()
-	<-l.slots
-	switch {
-	case errors.Is(err, store.ErrEarlierFailed):
-		// Built on a round that failed: nothing of it was written, and its requests are
-		// fine. They go back to the front of the queue and get new assignments on top of
-		// what the store holds.
-		var again []*waiter
-		for _, w := range p.waiters {
-			switch {
-			case w.err == nil:
-				w.res = Scheduled{}
-				again = append(again, w)
-			case w != self:
-				close(w.done)
+	seen := make(map[string]bool)
+	cur := l.prepare(pid, st.head, batch, seen)
+	for round := 1; ; round++ {
+		done := make(chan error, 1)
+		if len(cur.accepted) > 0 {
+			// Owned by this leader, which always waits for it below. The batch holds other
+			// clients' requests too, so no single request's context may cancel it; the
+			// store's own shutdown ends a stuck commit.
+			go func(b *store.Batch) { done <- l.opts.DB.Commit(context.Background(), b) }(cur.b)
+		} else {
+			done <- nil
+		}
+		var next *prepared
+		if round < maxLeadRounds {
+			if nb := l.take(st); nb != nil {
+				p := l.prepare(pid, cur.head, nb, seen)
+				next = &p
 			}
 		}
-		requeued = self.err == nil
-		if requeued {
-			self.done = make(chan struct{}) // the old one may have signalled leadership
+		err := <-done
+		l.finish(st, pid, &cur, err)
+		l.wake(cur.waiters, self)
+		if next == nil {
+			return
 		}
-		l.requeue(again)
-		return requeued
-	case err != nil:
-		for _, w := range p.waiters {
-			if w.err == nil { // refused requests keep their own answer
-				w.res, w.err = Scheduled{}, fmt.Errorf("su: commit slots: %w", err)
-			}
+		if err != nil {
+			l.requeue(st, next.waiters)
+			return
 		}
-	case l.opts.Metrics != nil && p.accepted > 0:
-		l.opts.Metrics.batchSize.Observe(float64(p.accepted))
+		cur = *next
 	}
-	for _, w := range p.waiters {
+}
+
+// prepare assigns the batch's requests in order from head. Only the leader calls it.
+func (l *Local) prepare(pid string, head *Head, batch []*waiter, seen map[string]bool) prepared {
+	p := prepared{waiters: batch, b: l.opts.DB.NewBatch(), head: head}
+	for _, w := range batch {
+		mid := w.req.messageID() // an item's id is a hash: compute it once
+		if err := l.check(p.head, w.req, mid, seen); err != nil {
+			w.err = err
+			continue
+		}
+		anchor := make([]byte, 32)
+		if err := l.opts.Anchor(anchor); err != nil {
+			w.err = fmt.Errorf("su: assignment anchor: %w", err)
+			continue
+		}
+		in := Input{
+			Process:     pid,
+			Exclude:     w.req.Exclude,
+			NowMs:       l.opts.Clock(),
+			BlockHeight: l.opts.BlockHeight(),
+			Anchor:      anchor,
+		}
+		if p.head != nil {
+			in.Message = mid
+		}
+		a, next, err := assign(p.head, in, l.signer.sign)
+		if err != nil {
+			w.err = err
+			continue
+		}
+		// The slot is what the assignment says; built from what assign used rather than read
+		// back from its tags (VerifySchedule checks the two agree).
+		slot := store.Slot{
+			Process:      pid,
+			Nonce:        next.Nonce,
+			Timestamp:    next.Timestamp,
+			BlockHeight:  in.BlockHeight,
+			HashChain:    next.HashChain,
+			AssignmentID: next.AssignmentID,
+			MessageID:    mid,
+		}
+		if err := put(p.b, slot, a, w.req.Item); err != nil {
+			w.err = err
+			continue
+		}
+		w.res = Scheduled{Slot: slot, Assignment: a}
+		seen[mid] = true
+		p.head = &next
+		p.accepted = append(p.accepted, w)
+	}
+	return p
+}
+
+// finish records the outcome of a prepared batch's commit.
+func (l *Local) finish(st *procState, pid string, p *prepared, err error) {
+	if len(p.accepted) == 0 {
+		return
+	}
+	if err != nil {
+		for _, w := range p.accepted {
+			w.res = Scheduled{}
+			w.err = fmt.Errorf("su: commit slots of %s: %w", pid, err)
+		}
+		// Reload from the store next time rather than trust what we think it holds.
+		st.loaded, st.head = false, nil
+		return
+	}
+	st.head = p.head
+	if l.opts.Metrics != nil {
+		l.opts.Metrics.batchSize.Observe(float64(len(p.accepted)))
+	}
+}
+
+// wake wakes the waiters of a finished batch (the leader itself is awake).
+func (l *Local) wake(batch []*waiter, self *waiter) {
+	for _, w := range batch {
 		if w != self {
 			close(w.done)
 		}
 	}
-	return false
 }
 
-// requeue puts requests back at the front of the queue, and makes the first of them leader
-// when nobody leads.
-func (l *Local) requeue(ws []*waiter) {
-	if len(ws) == 0 {
-		return
+// take removes the next batch from the queue: up to MaxBatchItems requests and about
+// MaxBatchBytes, at least one. nil when the queue is empty.
+func (l *Local) take(st *procState) []*waiter {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return l.takeLocked(st)
+}
+
+func (l *Local) takeLocked(st *procState) []*waiter {
+	if len(st.queue) == 0 {
+		return nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.queue = append(ws, l.queue...)
-	if !l.running {
-		l.running = true
-		l.handOffLocked()
-	}
-}
-
-// handOff makes the first queued request the next leader, or ends the run when nothing is
-// queued.
-func (l *Local) handOff() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.handOffLocked()
-}
-
-func (l *Local) handOffLocked() {
-	if len(l.queue) == 0 {
-		l.running = false
-		return
-	}
-	w := l.queue[0]
-	l.queue = append(l.queue[:0:0], l.queue[1:]...)
-	w.lead = true
-	close(w.done)
-}
-
-// take returns self and, behind it, as many queued requests as fit in one round: up to
-// MaxBatchItems requests and about MaxBatchBytes (self always goes, however large).
-func (l *Local) take(self *waiter) []*waiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n, bytes := 0, self.req.size()
-	for n < len(l.queue) && n+1 < l.opts.MaxBatchItems {
-		bytes += l.queue[n].req.size()
-		if bytes > l.opts.MaxBatchBytes {
+	n, bytes := 0, 0
+	for n < len(st.queue) && n < l.opts.MaxBatchItems {
+		bytes += st.queue[n].req.size()
+		if n > 0 && bytes > l.opts.MaxBatchBytes {
 			break
 		}
 		n++
 	}
-	batch := append([]*waiter{self}, l.queue[:n]...)
-	l.queue = append(l.queue[:0:0], l.queue[n:]...)
+	batch := append([]*waiter(nil), st.queue[:n]...)
+	st.queue = append(st.queue[:0:0], st.queue[n:]...)
 	return batch
+}
+
+// requeue puts requests whose batch was discarded back at the front of the queue.
+func (l *Local) requeue(st *procState, batch []*waiter) {
+	for _, w := range batch {
+		w.res, w.err = Scheduled{}, nil
+	}
+	st.mu.Lock()
+	st.queue = append(append([]*waiter(nil), batch...), st.queue...)
+	st.mu.Unlock()
+}
+
+// handOff passes leadership to the first queued request, with the next batch, or ends the
+// run when nothing is queued.
+func (l *Local) handOff(st *procState) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	batch := l.takeLocked(st)
+	if batch == nil {
+		st.running = false
+		return
+	}
+	next := batch[0]
+	next.lead = true
+	next.batch = batch
+	close(next.done)
+}
+
+// check applies the rules that depend on the schedule so far.
+func (l *Local) check(head *Head, req Request, mid string, inBatch map[string]bool) error {
+	if req.Item != nil && req.Process == mid {
+		if head != nil || inBatch[mid] {
+			return refuse(ErrDuplicate, "Process %s already exists", mid)
+		}
+		return nil
+	}
+	if head == nil {
+		return refuse(ErrUnknownProcess, "Process %s not found on this SU", req.Process)
+	}
+	if inBatch[mid] {
+		return refuse(ErrDuplicate, "Message already exists")
+	}
+	if dup, err := l.opts.DB.HasSlotForMessage(req.Process, mid); err != nil {
+		return fmt.Errorf("su: look up %s in %s: %w", mid, req.Process, err)
+	} else if dup {
+		return refuse(ErrDuplicate, "Message already exists")
+	}
+	if req.Item == nil {
+		held, err := l.opts.DB.HasItem(mid)
+		if err != nil {
+			return fmt.Errorf("su: look up item %s: %w", mid, err)
+		}
+		if !held {
+			return refuse(ErrNotHeld, "Message %s is not held by this SU", mid)
+		}
+	}
+	return nil
+}
+
+func (l *Local) acquire(pid string) *procState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st, ok := l.procs[pid]
+	if !ok {
+		st = &procState{}
+		l.procs[pid] = st
+	} else if st.users == 0 {
+		l.idle--
+	}
+	st.users++
+	return st
+}
+
+func (l *Local) release(pid string, st *procState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st.users--
+	if st.users > 0 {
+		return
+	}
+	l.idle++
+	if l.idle <= l.opts.MaxIdleHeads {
+		return
+	}
+	// Drop some other idle head (map order is random) rather than the one just used; its next
+	// user reloads it from the store.
+	for k, v := range l.procs {
+		if v.users == 0 && k != pid {
+			delete(l.procs, k)
+			l.idle--
+			return
+		}
+	}
+	delete(l.procs, pid)
+	l.idle--
 }

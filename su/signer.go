@@ -15,12 +15,11 @@ type assignmentFields struct {
 	Tags   []dataitem.Tag
 }
 
-// assignmentSigner signs assignments for one SU key, many at a time. It produces exactly
-// the bytes dataitem.Sign would (ed25519 signatures are deterministic, so tests compare
-// them), but more cheaply:
-//   - the deep-hash parts every assignment shares are computed once: the list accumulator
-//     after "dataitem", "1", the signature type and the owner, and the hash of the empty
-//     target and data blobs. That leaves 10 of the 33 SHA-384 blocks of a full deep hash;
+// assignmentSigner signs assignments for one SU key. It produces exactly the bytes
+// dataitem.Sign would (ed25519 signatures are deterministic, so tests compare them), but
+// computes the deep-hash parts every assignment shares once: the list accumulator after
+// "dataitem", "1", the signature type and the owner, and the hash of the empty target and
+// data blobs. That leaves 10 of the 33 SHA-384 blocks of a full deep hash per assignment.
 type assignmentSigner struct {
 	s      dataitem.Signer
 	fast   bool // s is one of dataitem's signers, which need no check of their output
@@ -50,55 +49,27 @@ func fold(acc, child [48]byte) [48]byte {
 	return sha512.Sum384(pair[:])
 }
 
-// signJob is one assignment to sign: fields in, item or error out.
-type signJob struct {
-	fields assignmentFields
-	item   *dataitem.Item
-	err    error
-
-	tagBytes []byte
-	msg      []byte // what the key signs
-	sig      []byte
-}
-
-// signAll signs every job on the calling goroutine.
-func (a *assignmentSigner) signAll(jobs []*signJob) {
-	for _, j := range jobs {
-		if !a.fast {
-			j.item, j.err = dataitem.Sign(a.s, dataitem.Fields{Anchor: j.fields.Anchor, Tags: j.fields.Tags})
-			continue
-		}
-		if j.err = a.digest(j); j.err != nil {
-			continue
-		}
-		if j.sig, j.err = a.s.Sign(j.msg); j.err != nil {
-			j.err = fmt.Errorf("dataitem: signing: %w", j.err)
-			continue
-		}
-		j.item, j.err = a.assemble(j)
+// sign builds and signs an assignment. Signers from outside dataitem go through
+// dataitem.Sign, which checks what they return.
+func (a *assignmentSigner) sign(f assignmentFields) (*dataitem.Item, error) {
+	if !a.fast {
+		return dataitem.Sign(a.s, dataitem.Fields{Anchor: f.Anchor, Tags: f.Tags})
 	}
-}
-
-// digest computes what the key signs: the deep hash of
-// ["dataitem", "1", type, owner, target, anchor, tags, data].
-func (a *assignmentSigner) digest(j *signJob) error {
-	if len(j.fields.Anchor) != 32 {
-		return fmt.Errorf("%w: anchor is %d bytes, want 32", dataitem.ErrInvalidFields, len(j.fields.Anchor))
+	if len(f.Anchor) != 32 {
+		return nil, fmt.Errorf("%w: anchor is %d bytes, want 32", dataitem.ErrInvalidFields, len(f.Anchor))
 	}
-	tagBytes, err := dataitem.EncodeTags(j.fields.Tags)
+	tagBytes, err := dataitem.EncodeTags(f.Tags)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	j.tagBytes = tagBytes
+	// The signature message: ["dataitem", "1", type, owner, target, anchor, tags, data].
 	acc := fold(a.prefix, a.empty)
-	acc = fold(acc, dataitem.DeepHashBlob(j.fields.Anchor))
+	acc = fold(acc, dataitem.DeepHashBlob(f.Anchor))
 	acc = fold(acc, dataitem.DeepHashBlob(tagBytes))
 	acc = fold(acc, a.empty)
-	j.msg = acc[:]
-	return nil
-}
-
-// assemble lays out the signed item (no target, no data).
-func (a *assignmentSigner) assemble(j *signJob) (*dataitem.Item, error) {
-	return dataitem.Assemble(a.s.SignatureType(), j.sig, a.owner, nil, j.fields.Anchor, j.fields.Tags, j.tagBytes, nil)
+	sig, err := a.s.Sign(acc[:])
+	if err != nil {
+		return nil, fmt.Errorf("dataitem: signing: %w", err)
+	}
+	return dataitem.Assemble(a.s.SignatureType(), sig, a.owner, nil, f.Anchor, f.Tags, tagBytes, nil)
 }

@@ -24,7 +24,7 @@ func TestAssignmentSignerMatchesSign(t *testing.T) {
 	for _, signer := range []dataitem.Signer{testSigner(1), eth, wrappedSigner{testSigner(2)}} {
 		a := newAssignmentSigner(signer)
 		for _, tags := range cases {
-			got, err := signOne(a, assignmentFields{Anchor: anchor, Tags: tags})
+			got, err := a.sign(assignmentFields{Anchor: anchor, Tags: tags})
 			if err != nil {
 				t.Fatalf("%T: %v", signer, err)
 			}
@@ -47,7 +47,7 @@ func TestAssignmentSignerMatchesSign(t *testing.T) {
 				t.Fatalf("%T: deep hash differs from dataitem.Sign", signer)
 			}
 		}
-		if _, err := signOne(a, assignmentFields{Anchor: anchor[:31], Tags: cases[0]}); err == nil {
+		if _, err := a.sign(assignmentFields{Anchor: anchor[:31], Tags: cases[0]}); err == nil {
 			t.Fatalf("%T: a 31-byte anchor was accepted", signer)
 		}
 	}
@@ -57,63 +57,6 @@ func TestFormatBlockHeight(t *testing.T) {
 	for h, want := range map[uint64]string{0: "000000000000", 1393008: "000001393008", 999999999999: "999999999999", 1234567890123: "1234567890123"} {
 		if got := FormatBlockHeight(h); got != want {
 			t.Errorf("FormatBlockHeight(%d) = %q, want %q", h, got, want)
-		}
-	}
-}
-
-func signOne(a *assignmentSigner, f assignmentFields) (*dataitem.Item, error) {
-	j := &signJob{fields: f}
-	a.signAll([]*signJob{j})
-	return j.item, j.err
-}
-
-// A batch of many assignments signs each exactly as dataitem.Sign would, for the key types
-// that sign in batches (ed25519, Solana) and those that do not; a bad job fails alone.
-func TestAssignmentSignerBatch(t *testing.T) {
-	eth, err := dataitem.GenerateKey(dataitem.Ethereum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sol, err := dataitem.GenerateKey(dataitem.Solana)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, signer := range []dataitem.Signer{testSigner(1), sol, eth, wrappedSigner{testSigner(2)}} {
-		a := newAssignmentSigner(signer)
-		var jobs []*signJob
-		for i := range 12 {
-			anchor := bytes.Repeat([]byte{byte(i)}, 32)
-			if i == 5 {
-				anchor = anchor[:31]
-			}
-			tags := AssignmentTags(handAID0, uint64(i), handAID0, 7, 1700000000000+int64(i), handAID1, nil)
-			jobs = append(jobs, &signJob{fields: assignmentFields{Anchor: anchor, Tags: tags}})
-		}
-		a.signAll(jobs)
-		for i, j := range jobs {
-			if i == 5 {
-				if j.err == nil {
-					t.Fatalf("%T: a 31-byte anchor was accepted", signer)
-				}
-				continue
-			}
-			if j.err != nil {
-				t.Fatalf("%T job %d: %v", signer, i, j.err)
-			}
-			if _, err := dataitem.ParseVerified(j.item.Raw()); err != nil {
-				t.Fatalf("%T job %d: does not verify: %v", signer, i, err)
-			}
-			want, err := dataitem.Sign(signer, dataitem.Fields{Anchor: j.fields.Anchor, Tags: j.fields.Tags})
-			if err != nil {
-				t.Fatal(err)
-			}
-			deterministic := signer.SignatureType() == dataitem.ED25519 || signer.SignatureType() == dataitem.Solana
-			if deterministic && !bytes.Equal(j.item.Raw(), want.Raw()) {
-				t.Fatalf("%T job %d: bytes differ from dataitem.Sign", signer, i)
-			}
-			if j.item.DeepHash() != want.DeepHash() {
-				t.Fatalf("%T job %d: deep hash differs", signer, i)
-			}
 		}
 	}
 }
