@@ -196,10 +196,11 @@ func (db *DB) writeGroup(group []*request) {
 		}
 	}
 	err := db.finish(txn)
-	answer(group, err)
 	if err == nil {
+		// Before answering, so that a caller who reads the metrics after Commit sees them.
 		db.m.observeGroup(group, time.Since(start))
 	}
+	answer(group, err)
 }
 
 // writeOne writes a single batch in its own transaction.
@@ -220,10 +221,10 @@ func (db *DB) writeOne(r *request) {
 		return
 	}
 	err := db.finish(txn)
-	r.done <- err
 	if err == nil {
 		db.m.observeGroup([]*request{r}, time.Since(start))
 	}
+	r.done <- err
 }
 
 // finish commits txn and makes it durable. Any error here is fatal for the DB: Badger may
