@@ -13,7 +13,6 @@ import (
 	"github.com/aonode/aonode/cu"
 	"github.com/aonode/aonode/mu"
 	"github.com/aonode/aonode/p2p"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // testP2P is a p2p config for nodes in one test process: loopback TCP, no DHT or mDNS (the
@@ -204,27 +203,5 @@ func TestLoneNodeRouting(t *testing.T) {
 	}
 	if _, err := src.Latest(ctx, pid); !errors.Is(err, cu.ErrNotFound) || !strings.Contains(err.Error(), "moments ago") {
 		t.Fatalf("unknown process again (after %v): %v", time.Since(start), err)
-	}
-}
-
-func TestDescName(t *testing.T) {
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x_total", Help: "h"})
-	ch := make(chan *prometheus.Desc, 1)
-	c.Describe(ch)
-	if got := descName(<-ch); got != "x_total" {
-		t.Fatalf("descName = %q", got)
-	}
-	reg := prometheus.NewRegistry()
-	f := nameFilter{reg, func(name string) bool { return name == "kept_total" }}
-	kept := prometheus.NewCounter(prometheus.CounterOpts{Name: "kept_total", Help: "h"})
-	if err := f.Register(c); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Register(kept); err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil || len(mfs) != 1 || mfs[0].GetName() != "kept_total" {
-		t.Fatalf("filtered registry holds %v (%v)", mfs, err)
 	}
 }

@@ -209,7 +209,11 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 
 	var err error
 	if cfg.has(RoleSU) {
-		seq, reg, err := n.suSequencer(signer, heights.get)
+		m, err := su.NewMetrics(n.registry)
+		if err != nil {
+			return nil, fmt.Errorf("node: SU metrics: %w", err)
+		}
+		seq, err := n.sequencer(signer, heights.get, m)
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +223,7 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 			Sequencer:      seq,
 			BlockHeight:    heights.get,
 			MaxItemBytes:   cfg.MaxItemBytes,
-			Registerer:     reg,
+			Metrics:        m,
 			MetricsHandler: metrics,
 			Logger:         cfg.Logger.With("role", RoleSU),
 		})

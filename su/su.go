@@ -41,7 +41,11 @@ type Options struct {
 	// page early (has_next_page true) once its items add up to that many bytes.
 	MaxPageItems int
 	MaxPageBytes int
-	// Registerer receives the SU's metrics (nil: not registered).
+	// Metrics are the SU's collectors. A caller that builds its own Sequencer passes the
+	// Metrics it gave that sequencer, so each collector is registered once; nil makes new
+	// ones on Registerer.
+	Metrics *Metrics
+	// Registerer receives the SU's metrics when Metrics is nil (nil: not registered).
 	Registerer prometheus.Registerer
 	// MetricsHandler serves GET /metrics; nil answers 400 "Metrics not enabled" like the
 	// reference without ENABLE_METRICS.
@@ -81,13 +85,17 @@ func New(opts Options) (*SU, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m, err := NewMetrics(opts.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("su: metrics: %w", err)
+	m := opts.Metrics
+	if m == nil {
+		var err error
+		if m, err = NewMetrics(opts.Registerer); err != nil {
+			return nil, fmt.Errorf("su: metrics: %w", err)
+		}
 	}
 	s := &SU{opts: opts, address: addressOf(opts.Signer), metrics: m, log: opts.Logger}
 	s.seq = opts.Sequencer
 	if s.seq == nil {
+		var err error
 		s.seq, err = NewLocal(LocalOptions{
 			DB:          opts.DB,
 			Signer:      opts.Signer,
