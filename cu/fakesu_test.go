@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aonode/aonode/aoapi"
 )
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -22,11 +24,11 @@ func randID() string {
 	return b64(b)
 }
 
-func newOwner() suOwner {
+func newOwner() Owner {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	sum := sha256.Sum256(k)
-	return suOwner{Address: b64(sum[:]), Key: b64(k)}
+	return Owner{Address: b64(sum[:]), Key: b64(k)}
 }
 
 // fakeSU speaks the reference SU's read API (ao-protocol.md §1.1-1.2) over httptest.
@@ -43,9 +45,9 @@ type fakeSU struct {
 }
 
 type fakeProcess struct {
-	def    suProcess
+	def    aoapi.Process
 	legacy bool
-	slots  []suMessage // in nonce order
+	slots  []aoapi.MessageNode // in nonce order
 }
 
 func newFakeSU(t testing.TB) *fakeSU {
@@ -68,18 +70,18 @@ func (f *fakeSU) addProcess(moduleID string, legacy bool, tags ...Tag) string {
 		{Name: "Scheduler", Value: "sched"},
 	}, tags...)
 	data := "process data"
-	p := &fakeProcess{legacy: legacy, def: suProcess{
+	p := &fakeProcess{legacy: legacy, def: aoapi.Process{
 		ProcessID: pid, Block: "000001500000", Owner: newOwner(), Tags: all,
-		Timestamp: json.Number(strconv.FormatInt(f.now, 10)), Data: &data, Signature: randID(),
+		Timestamp: f.now, Data: &data, Signature: randID(),
 	}}
 	f.procs[pid] = p
 	if !legacy {
-		f.appendSlotLocked(p, &suInner{ID: pid, Owner: p.def.Owner, Data: &data, Tags: all, Signature: p.def.Signature}, 0)
+		f.appendSlotLocked(p, &aoapi.Message{ID: pid, Owner: p.def.Owner, Data: &data, Tags: all, Signature: p.def.Signature}, 0)
 	}
 	return pid
 }
 
-func (f *fakeSU) appendSlotLocked(p *fakeProcess, m *suInner, tsStep int64) suMessage {
+func (f *fakeSU) appendSlotLocked(p *fakeProcess, m *aoapi.Message, tsStep int64) aoapi.MessageNode {
 	nonce := len(p.slots)
 	var hc [32]byte
 	if nonce == 0 {
@@ -103,8 +105,7 @@ func (f *fakeSU) appendSlotLocked(p *fakeProcess, m *suInner, tsStep int64) suMe
 	if m.ID != p.def.ProcessID {
 		tags = append(tags, Tag{Name: "Message", Value: m.ID})
 	}
-	empty := ""
-	s := suMessage{Message: m, Assignment: &suInner{ID: randID(), Owner: newOwner(), Tags: tags, Signature: randID(), Target: &empty}}
+	s := aoapi.MessageNode{Message: m, Assignment: &aoapi.Assignment{ID: randID(), Owner: newOwner(), Tags: tags, Signature: randID()}}
 	p.slots = append(p.slots, s)
 	return s
 }
@@ -115,18 +116,18 @@ func (f *fakeSU) addMessage(pid string, tsStep int64, data string, tags ...Tag) 
 }
 
 // addMessageBy schedules a message signed by owner.
-func (f *fakeSU) addMessageBy(pid string, owner suOwner, tsStep int64, data string, tags ...Tag) string {
+func (f *fakeSU) addMessageBy(pid string, owner Owner, tsStep int64, data string, tags ...Tag) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p := f.procs[pid]
 	id := randID()
 	all := append([]Tag{{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Message"}}, tags...)
-	f.appendSlotLocked(p, &suInner{ID: id, Owner: owner, Data: &data, Tags: all, Signature: randID(), Target: &pid}, tsStep)
+	f.appendSlotLocked(p, &aoapi.Message{ID: id, Owner: owner, Data: &data, Tags: all, Signature: randID(), Target: pid}, tsStep)
 	return id
 }
 
 // processOwner returns the owner of pid.
-func (f *fakeSU) processOwner(pid string) suOwner {
+func (f *fakeSU) processOwner(pid string) Owner {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.procs[pid].def.Owner
@@ -227,8 +228,8 @@ func (f *fakeSU) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	type edge struct {
-		Node   suMessage `json:"node"`
-		Cursor string    `json:"cursor"`
+		Node   aoapi.MessageNode `json:"node"`
+		Cursor string            `json:"cursor"`
 	}
 	var page struct {
 		PageInfo struct {
@@ -311,14 +312,14 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		ID        string  `json:"id"`
 		Signature string  `json:"signature"`
 		Anchor    *string `json:"anchor"`
-		Owner     suOwner `json:"owner"`
+		Owner     Owner `json:"owner"`
 		Tags      []Tag   `json:"tags"`
 		Recipient string  `json:"recipient"`
 	}
 	edges := []map[string]node{}
 	for _, id := range req.Variables.IDs {
 		if m, ok := g.modules[id]; ok {
-			edges = append(edges, map[string]node{"node": {ID: id, Owner: suOwner{Address: "module-owner", Key: ""}, Tags: m.tags}})
+			edges = append(edges, map[string]node{"node": {ID: id, Owner: Owner{Address: "module-owner", Key: ""}, Tags: m.tags}})
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -3,6 +3,8 @@ package cu
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/aonode/aonode/aoapi"
 )
 
 func FuzzParseTags(f *testing.F) {
@@ -35,13 +37,12 @@ func FuzzParseTags(f *testing.F) {
 func FuzzSUMessage(f *testing.F) {
 	f.Add([]byte(`{"message":{"id":"m","owner":{"address":"a","key":"k"},"data":"d","tags":[{"name":"From-Process","value":"p"}],"signature":"s","anchor":null,"target":"t"},"assignment":{"id":"a","owner":{"address":"a","key":"k"},"tags":[{"name":"Process","value":"p"},{"name":"Nonce","value":"1"},{"name":"Timestamp","value":"5"},{"name":"Block-Height","value":"000000000001"},{"name":"Message","value":"m"}],"signature":"s","anchor":null,"target":""}}`))
 	f.Add([]byte(`{"message":null,"assignment":{"id":"a","tags":[]}}`))
-	c := &SUClient{}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		var m suMessage
+		var m aoapi.MessageNode
 		if json.Unmarshal(raw, &m) != nil {
 			return
 		}
-		s, err := c.toScheduled(m)
+		s, err := toScheduled(m)
 		if err != nil {
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/store"
 )
@@ -117,7 +118,7 @@ func TestPureAssignmentHydrated(t *testing.T) {
 	id := h.gw.addModule([]byte("from the gateway"), []Tag{{Name: "Action", Value: "Count"}, {Name: "From-Process", Value: "other-process"}})
 	h.su.mu.Lock()
 	p := h.su.procs[pid]
-	s := h.su.appendSlotLocked(p, &suInner{ID: id}, 1000)
+	s := h.su.appendSlotLocked(p, &aoapi.Message{ID: id}, 1000)
 	s.Message = nil
 	p.slots[len(p.slots)-1] = s
 	h.su.mu.Unlock()

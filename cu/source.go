@@ -4,19 +4,15 @@ import (
 	"context"
 	"strconv"
 	"strings"
+
+	"github.com/aonode/aonode/aoapi"
 )
 
-// Tag is a name/value pair as the SU and the module see it.
-type Tag struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
+// Tag is a name/value pair as the SU and the module see it; its one definition is the wire's.
+type Tag = aoapi.Tag
 
 // Owner is an SU owner object: the address and the public key, both base64url.
-type Owner struct {
-	Address string `json:"address"`
-	Key     string `json:"key"`
-}
+type Owner = aoapi.Owner
 
 // ProcessDef is a process as its SU describes it (GET /processes/{pid}).
 type ProcessDef struct {
@@ -74,14 +70,7 @@ type Source interface {
 	Timestamp(ctx context.Context, pid string) (int64, uint64, error)
 }
 
-func tagValue(tags []Tag, name string) (string, bool) {
-	for _, t := range tags {
-		if t.Name == name {
-			return t.Value, true
-		}
-	}
-	return "", false
-}
+func tagValue(tags []Tag, name string) (string, bool) { return aoapi.TagValue(tags, name) }
 
 // parseIntPrefix parses the leading decimal digits of s the way JavaScript's parseInt does for
 // the non-negative numbers the protocol uses (a 12-digit zero-padded height included).

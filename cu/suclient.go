@@ -2,22 +2,19 @@ package cu
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+
+	"github.com/aonode/aonode/aoapi"
 )
 
 // SUClient is a Source backed by a reference-compatible SU's HTTP API (ao-protocol.md §1.1).
 type SUClient struct {
-	base     string
-	http     *http.Client
+	su       aoapi.SU
 	pageSize int
-	maxBytes int64
 }
 
 // SUClientOptions tune an SUClient; zero values take the defaults.
@@ -33,60 +30,14 @@ func NewSUClient(base string, opts SUClientOptions) (*SUClient, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("cu: SU url %q must be an absolute http(s) URL", base)
 	}
-	c := &SUClient{base: strings.TrimRight(base, "/"), http: opts.HTTPClient, pageSize: opts.PageSize, maxBytes: opts.MaxPageBytes}
-	if c.http == nil {
-		c.http = http.DefaultClient
+	if opts.PageSize <= 0 {
+		opts.PageSize = 500
 	}
-	if c.pageSize <= 0 {
-		c.pageSize = 500
+	if opts.MaxPageBytes <= 0 {
+		opts.MaxPageBytes = 256 << 20
 	}
-	c.pageSize = min(c.pageSize, 1000)
-	if c.maxBytes <= 0 {
-		c.maxBytes = 256 << 20
-	}
-	return c, nil
-}
-
-type suOwner struct {
-	Address string `json:"address"`
-	Key     string `json:"key"`
-}
-
-type suInner struct {
-	ID        string  `json:"id"`
-	Owner     suOwner `json:"owner"`
-	Data      *string `json:"data"`
-	Tags      []Tag   `json:"tags"`
-	Signature string  `json:"signature"`
-	Anchor    *string `json:"anchor"`
-	Target    *string `json:"target"`
-}
-
-type suMessage struct {
-	Message    *suInner `json:"message"`
-	Assignment *suInner `json:"assignment"`
-}
-
-type suProcess struct {
-	ProcessID string          `json:"process_id"`
-	Block     string          `json:"block"`
-	Owner     suOwner         `json:"owner"`
-	Tags      []Tag           `json:"tags"`
-	Timestamp json.Number     `json:"timestamp"`
-	Data      *string         `json:"data"`
-	Anchor    *string         `json:"anchor"`
-	Signature string          `json:"signature"`
-	Target    json.RawMessage `json:"target"`
-}
-
-type suPage struct {
-	PageInfo struct {
-		HasNextPage bool `json:"has_next_page"`
-	} `json:"page_info"`
-	Edges []struct {
-		Node   suMessage `json:"node"`
-		Cursor any       `json:"cursor"`
-	} `json:"edges"`
+	api := &aoapi.Client{HTTP: opts.HTTPClient, MaxResponseBytes: opts.MaxPageBytes}
+	return &SUClient{su: api.SU(strings.TrimRight(base, "/")), pageSize: min(opts.PageSize, 1000)}, nil
 }
 
 func str(p *string) string {
@@ -96,80 +47,60 @@ func str(p *string) string {
 	return *p
 }
 
-func (c *SUClient) get(ctx context.Context, path string, q url.Values, out any) error {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
+// sourceError maps a failed SU call to the CU's errors: the reference SU answers 400 for
+// unknown ids ("Message or Process not found"), so the text tells "not found" apart.
+func (c *SUClient) sourceError(ctx context.Context, err error) error {
+	var e *aoapi.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("cu: SU request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	base := c.su.Base
+	switch {
+	case e.Status == 0 && ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, aoapi.ErrStatus):
+		msg := e.Text
+		if len(msg) > 200 {
+			msg = msg[:200]
 		}
-		return errorf(ErrSourceUnavailable, "SU %s: %v", c.base, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
-	if err != nil {
-		return errorf(ErrSourceUnavailable, "SU %s: reading response: %v", c.base, err)
-	}
-	if int64(len(body)) > c.maxBytes {
-		return errorf(ErrSourceUnavailable, "SU %s: response larger than %d bytes", c.base, c.maxBytes)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(body, &e)
-		msg := e.Error
-		if msg == "" {
-			msg = strings.TrimSpace(string(body[:min(len(body), 200)]))
-		}
-		// The reference SU answers 400 for unknown ids ("Message or Process not found").
-		if resp.StatusCode == http.StatusNotFound || strings.Contains(strings.ToLower(msg), "not found") ||
+		if e.Status == http.StatusNotFound || strings.Contains(strings.ToLower(msg), "not found") ||
 			strings.Contains(msg, "not available") {
 			return errorf(ErrNotFound, "%s", msg)
 		}
-		return errorf(ErrSourceUnavailable, "SU %s: status %d: %s", c.base, resp.StatusCode, msg)
+		return errorf(ErrSourceUnavailable, "SU %s: status %d: %s", base, e.Status, msg)
+	case errors.Is(err, aoapi.ErrTooLarge):
+		return errorf(ErrSourceUnavailable, "SU %s: %s", base, e.Text)
+	case errors.Is(err, aoapi.ErrMalformed):
+		return errorf(ErrSourceUnavailable, "SU %s: malformed response: %s", base, e.Text)
+	default:
+		return errorf(ErrSourceUnavailable, "SU %s: %s", base, e.Text)
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return errorf(ErrSourceUnavailable, "SU %s: malformed response: %v", c.base, err)
-	}
-	return nil
 }
 
 // Process implements Source.
 func (c *SUClient) Process(ctx context.Context, pid string) (ProcessDef, error) {
-	var p suProcess
-	if err := c.get(ctx, "/processes/"+url.PathEscape(pid), nil, &p); err != nil {
-		return ProcessDef{}, err
+	p, err := c.su.Process(ctx, pid)
+	if err != nil {
+		return ProcessDef{}, c.sourceError(ctx, err)
 	}
 	if p.ProcessID != pid {
 		return ProcessDef{}, errorf(ErrSourceUnavailable, "SU answered process %q for %q", p.ProcessID, pid)
 	}
 	height, _ := parseIntPrefix(p.Block)
-	ts, err := p.Timestamp.Int64()
-	if err != nil && p.Timestamp != "" {
-		return ProcessDef{}, errorf(ErrSourceUnavailable, "SU process %s: bad timestamp %q", pid, p.Timestamp)
-	}
 	return ProcessDef{
 		ID:          p.ProcessID,
-		Owner:       Owner(p.Owner),
+		Owner:       p.Owner,
 		Tags:        p.Tags,
 		Data:        p.Data,
 		Signature:   p.Signature,
 		Anchor:      str(p.Anchor),
-		Timestamp:   ts,
+		Timestamp:   p.Timestamp,
 		BlockHeight: height,
 	}, nil
 }
 
-func (c *SUClient) toScheduled(m suMessage) (Scheduled, error) {
+// toScheduled reads one slot as the SU serves it.
+func toScheduled(m aoapi.MessageNode) (Scheduled, error) {
 	if m.Assignment == nil {
 		return Scheduled{}, errorf(ErrSourceUnavailable, "SU message without assignment")
 	}
@@ -180,12 +111,12 @@ func (c *SUClient) toScheduled(m suMessage) (Scheduled, error) {
 	if m.Message != nil {
 		s.Message = &SourceMessage{
 			ID:        m.Message.ID,
-			Owner:     Owner(m.Message.Owner),
+			Owner:     m.Message.Owner,
 			Tags:      m.Message.Tags,
 			Data:      m.Message.Data,
 			Signature: m.Message.Signature,
 			Anchor:    str(m.Message.Anchor),
-			Target:    str(m.Message.Target),
+			Target:    m.Message.Target,
 		}
 		if s.MessageID == "" {
 			s.MessageID = m.Message.ID
@@ -201,17 +132,17 @@ func (c *SUClient) toScheduled(m suMessage) (Scheduled, error) {
 // unlike paging by millisecond timestamps, never skips messages that share a timestamp.
 func (c *SUClient) Scheduled(ctx context.Context, pid string, after int64, fn func(Scheduled) bool) error {
 	for {
-		q := url.Values{"process-id": {pid}, "limit": {strconv.Itoa(c.pageSize)}}
+		q := aoapi.PageQuery{Limit: c.pageSize}
 		if after >= 0 {
-			q.Set("from-nonce", strconv.FormatInt(after, 10))
+			q.FromNonce = &after
 		}
-		var page suPage
-		if err := c.get(ctx, "/"+url.PathEscape(pid), q, &page); err != nil {
-			return err
+		page, err := c.su.Page(ctx, pid, q)
+		if err != nil {
+			return c.sourceError(ctx, err)
 		}
 		progressed := false
 		for _, e := range page.Edges {
-			s, err := c.toScheduled(e.Node)
+			s, err := toScheduled(e.Node)
 			if err != nil {
 				return err
 			}
@@ -235,15 +166,15 @@ func (c *SUClient) Scheduled(ctx context.Context, pid string, after int64, fn fu
 
 // Slot implements Source.
 func (c *SUClient) Slot(ctx context.Context, pid, msgID string) (Scheduled, error) {
-	var m suMessage
-	if err := c.get(ctx, "/"+url.PathEscape(msgID), url.Values{"process-id": {pid}}, &m); err != nil {
-		return Scheduled{}, err
+	m, err := c.su.Message(ctx, msgID, pid)
+	if err != nil {
+		return Scheduled{}, c.sourceError(ctx, err)
 	}
 	if m.Assignment == nil {
 		// The id named a process, and the SU answered with its list of messages.
 		return Scheduled{}, errorf(ErrNotFound, "message %s not found in process %s", msgID, pid)
 	}
-	s, err := c.toScheduled(m)
+	s, err := toScheduled(m)
 	if err != nil {
 		return Scheduled{}, err
 	}
@@ -255,26 +186,23 @@ func (c *SUClient) Slot(ctx context.Context, pid, msgID string) (Scheduled, erro
 
 // Latest implements Source.
 func (c *SUClient) Latest(ctx context.Context, pid string) (Scheduled, error) {
-	var m suMessage
-	if err := c.get(ctx, "/"+url.PathEscape(pid)+"/latest", nil, &m); err != nil {
-		return Scheduled{}, err
+	m, err := c.su.Latest(ctx, pid)
+	if err != nil {
+		return Scheduled{}, c.sourceError(ctx, err)
 	}
-	return c.toScheduled(m)
+	return toScheduled(m)
 }
 
 // Timestamp implements Source.
 func (c *SUClient) Timestamp(ctx context.Context, pid string) (int64, uint64, error) {
-	var t struct {
-		Timestamp   json.RawMessage `json:"timestamp"`
-		BlockHeight json.RawMessage `json:"block_height"`
+	t, err := c.su.Timestamp(ctx, pid)
+	if err != nil {
+		return 0, 0, c.sourceError(ctx, err)
 	}
-	if err := c.get(ctx, "/timestamp", url.Values{"process-id": {pid}}, &t); err != nil {
-		return 0, 0, err
-	}
-	ts, ok1 := parseIntPrefix(strings.Trim(string(t.Timestamp), `"`))
-	h, ok2 := parseIntPrefix(strings.Trim(string(t.BlockHeight), `"`))
+	ts, ok1 := parseIntPrefix(t.Timestamp)
+	h, ok2 := parseIntPrefix(t.BlockHeight)
 	if !ok1 || !ok2 || ts > 1<<53 {
-		return 0, 0, errorf(ErrSourceUnavailable, "SU %s: malformed /timestamp", c.base)
+		return 0, 0, errorf(ErrSourceUnavailable, "SU %s: malformed /timestamp", c.su.Base)
 	}
 	return int64(ts), h, nil
 }

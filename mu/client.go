@@ -1,17 +1,15 @@
 package mu
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/aonode/aonode/aoapi"
 )
 
 // Errors callers branch on. Remote failures are *RemoteError values wrapping one of them.
@@ -45,25 +43,21 @@ func (e *RemoteError) Error() string {
 
 func (e *RemoteError) Unwrap() error { return e.Kind }
 
-// Receipt is what an SU answers to a POST.
-type Receipt struct {
-	ID        string `json:"id"`
-	Timestamp int64  `json:"timestamp"`
-}
-
-// Assignment asks an SU to assign an item it holds to a process.
-type Assignment struct {
-	Process   string
-	Message   string
-	Exclude   []string
-	BaseLayer bool
-}
-
-// Tag is a data item tag as the SU and CU JSON carry it.
-type Tag struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
+// The wire shapes the MU reads and sends, defined once in aoapi.
+type (
+	// Receipt is what an SU answers to a POST.
+	Receipt = aoapi.Receipt
+	// Assignment asks an SU to assign an item it holds to a process.
+	Assignment = aoapi.Assign
+	// Tag is a data item tag as the SU and CU JSON carry it.
+	Tag = aoapi.Tag
+	// Result is the part of a CU result (§2.2) the crank reads.
+	Result = aoapi.Result
+	// CronPage is one page of GET /cron/{pid}.
+	CronPage = aoapi.CronPage
+	// CronEdge is one cron evaluation and its position.
+	CronEdge = aoapi.CronEdge
+)
 
 // Process is what the MU needs to know of a process.
 type Process struct {
@@ -148,50 +142,26 @@ type HTTPClient struct {
 	MaxResponseBytes int64  // cap on any response body
 }
 
-const defaultMaxResponseBytes = 64 << 20
+func (c *HTTPClient) api() *aoapi.Client {
+	return &aoapi.Client{HTTP: c.HTTP, MaxResponseBytes: c.MaxResponseBytes}
+}
 
-func (c *HTTPClient) do(ctx context.Context, method, rawURL, contentType string, body []byte, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+// remote turns a failed call into a *RemoteError whose Kind callers branch on.
+func remote(err error) error {
+	var e *aoapi.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
-	if err != nil {
-		return 0, &RemoteError{Kind: ErrRefused, Msg: err.Error(), URL: rawURL}
+	re := &RemoteError{Status: e.Status, Msg: e.Text, URL: e.URL}
+	switch {
+	case errors.Is(err, aoapi.ErrBadURL), errors.Is(err, aoapi.ErrTooLarge):
+		re.Kind = ErrRefused
+	case errors.Is(err, aoapi.ErrStatus):
+		re.Kind = classify(e.Status)
+	default:
+		re.Kind = ErrUnavailable
 	}
-	req.Header.Set("Accept", "application/json")
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, &RemoteError{Kind: ErrUnavailable, Msg: err.Error(), URL: rawURL}
-	}
-	defer resp.Body.Close()
-	limit := c.MaxResponseBytes
-	if limit <= 0 {
-		limit = defaultMaxResponseBytes
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return resp.StatusCode, &RemoteError{Kind: ErrUnavailable, Status: resp.StatusCode, Msg: "reading body: " + err.Error(), URL: rawURL}
-	}
-	if int64(len(data)) > limit {
-		return resp.StatusCode, &RemoteError{Kind: ErrRefused, Status: resp.StatusCode, Msg: fmt.Sprintf("response over %d bytes", limit), URL: rawURL}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, &RemoteError{Kind: classify(resp.StatusCode), Status: resp.StatusCode, Msg: errorText(data), URL: rawURL}
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, &RemoteError{Kind: ErrUnavailable, Status: resp.StatusCode, Msg: "malformed JSON: " + err.Error(), URL: rawURL}
-		}
-	}
-	return resp.StatusCode, nil
+	return re
 }
 
 // classify maps a non-200 status to an error kind. 202 is the CU's "busy" answer.
@@ -207,37 +177,10 @@ func classify(status int) error {
 	return ErrUnavailable
 }
 
-// errorText extracts {"error": …} or returns the (trimmed) body.
-func errorText(body []byte) string {
-	var e struct {
-		Error json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && len(e.Error) > 0 {
-		var s string
-		if json.Unmarshal(e.Error, &s) == nil {
-			return s
-		}
-		return string(e.Error)
-	}
-	const max = 512
-	s := strings.TrimSpace(string(body))
-	if len(s) > max {
-		s = s[:max]
-	}
-	return s
-}
-
-func joinURL(base, path string, q url.Values) string {
-	u := strings.TrimRight(base, "/") + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	return u
-}
-
 // dupOrNotFound refines an SU 400: the reference answers every business error with 400, so the
 // text tells a duplicate and an unknown process from other refusals.
 func dupOrNotFound(err error) error {
+	err = remote(err)
 	var re *RemoteError
 	if !errors.As(err, &re) || re.Kind != ErrRefused {
 		return err
@@ -253,33 +196,20 @@ func dupOrNotFound(err error) error {
 
 // Send implements Scheduler.
 func (c *HTTPClient) Send(ctx context.Context, suURL string, raw []byte) (Receipt, error) {
-	var r Receipt
-	_, err := c.do(ctx, http.MethodPost, joinURL(suURL, "/", nil), "application/octet-stream", raw, &r)
+	r, err := c.api().SU(suURL).Post(ctx, raw)
 	return r, dupOrNotFound(err)
 }
 
 // Assign implements Scheduler.
 func (c *HTTPClient) Assign(ctx context.Context, suURL string, a Assignment) (Receipt, error) {
-	q := url.Values{"process-id": {a.Process}, "assign": {a.Message}}
-	if len(a.Exclude) > 0 {
-		q.Set("exclude", strings.Join(a.Exclude, ","))
-	}
-	u := joinURL(suURL, "/", q)
-	if a.BaseLayer {
-		u += "&base-layer"
-	}
-	var r Receipt
-	_, err := c.do(ctx, http.MethodPost, u, "application/octet-stream", []byte{}, &r)
+	r, err := c.api().SU(suURL).Assign(ctx, a)
 	return r, dupOrNotFound(err)
 }
 
 // Process implements Scheduler.
 func (c *HTTPClient) Process(ctx context.Context, suURL, pid string) (Process, error) {
-	var p struct {
-		ProcessID string `json:"process_id"`
-		Tags      []Tag  `json:"tags"`
-	}
-	if _, err := c.do(ctx, http.MethodGet, joinURL(suURL, "/processes/"+url.PathEscape(pid), nil), "", nil, &p); err != nil {
+	p, err := c.api().SU(suURL).Process(ctx, pid)
+	if err != nil {
 		return Process{}, dupOrNotFound(err)
 	}
 	if p.ProcessID != pid {
@@ -290,18 +220,9 @@ func (c *HTTPClient) Process(ctx context.Context, suURL, pid string) (Process, e
 
 func processFromTags(pid, suURL string, tags []Tag) Process {
 	p := Process{ID: pid, Tags: tags, SUURL: suURL}
-	p.Scheduler, _ = tagValue(tags, "Scheduler")
-	p.Module, _ = tagValue(tags, "Module")
+	p.Scheduler, _ = aoapi.TagValue(tags, "Scheduler")
+	p.Module, _ = aoapi.TagValue(tags, "Module")
 	return p
-}
-
-func tagValue(tags []Tag, name string) (string, bool) {
-	for _, t := range tags {
-		if t.Name == name {
-			return t.Value, true
-		}
-	}
-	return "", false
 }
 
 // maxSchedulePages bounds FindAssignment's walk through a schedule.
@@ -309,29 +230,16 @@ const maxSchedulePages = 100
 
 // FindAssignment implements Scheduler by paging GET /{pid}?process-id={pid}&from={ms}.
 func (c *HTTPClient) FindAssignment(ctx context.Context, suURL, pid, mid string, sinceMs int64) (string, error) {
-	from := strconv.FormatInt(max(sinceMs, 0), 10)
+	su := c.api().SU(suURL)
+	from := max(sinceMs, 0)
 	for range maxSchedulePages {
-		var page struct {
-			PageInfo struct {
-				HasNextPage bool `json:"has_next_page"`
-			} `json:"page_info"`
-			Edges []struct {
-				Cursor json.RawMessage `json:"cursor"`
-				Node   struct {
-					Assignment *struct {
-						ID   string `json:"id"`
-						Tags []Tag  `json:"tags"`
-					} `json:"assignment"`
-				} `json:"node"`
-			} `json:"edges"`
-		}
-		q := url.Values{"process-id": {pid}, "from": {from}, "limit": {"100"}}
-		if _, err := c.do(ctx, http.MethodGet, joinURL(suURL, "/"+url.PathEscape(pid), q), "", nil, &page); err != nil {
+		page, err := su.Page(ctx, pid, aoapi.PageQuery{From: &from, Limit: 100})
+		if err != nil {
 			return "", dupOrNotFound(err)
 		}
 		for _, e := range page.Edges {
 			if a := e.Node.Assignment; a != nil {
-				if m, _ := tagValue(a.Tags, "Message"); m == mid {
+				if m, _ := aoapi.TagValue(a.Tags, "Message"); m == mid {
 					return a.ID, nil
 				}
 			}
@@ -339,8 +247,8 @@ func (c *HTTPClient) FindAssignment(ctx context.Context, suURL, pid, mid string,
 		if !page.PageInfo.HasNextPage || len(page.Edges) == 0 {
 			break
 		}
-		next := strings.Trim(string(page.Edges[len(page.Edges)-1].Cursor), `"`)
-		if next == from {
+		next, err := strconv.ParseInt(page.Edges[len(page.Edges)-1].Cursor, 10, 64)
+		if err != nil || next == from {
 			break
 		}
 		from = next
@@ -350,25 +258,14 @@ func (c *HTTPClient) FindAssignment(ctx context.Context, suURL, pid, mid string,
 
 // Result implements Compute.
 func (c *HTTPClient) Result(ctx context.Context, pid, id string) (*Result, error) {
-	q := url.Values{"process-id": {pid}, "no-busy": {"1"}}
-	var r Result
-	if _, err := c.do(ctx, http.MethodGet, joinURL(c.CUURL, "/result/"+url.PathEscape(id), q), "", nil, &r); err != nil {
-		return nil, notFound400(err)
-	}
-	return &r, nil
+	r, err := c.api().CU(c.CUURL).Result(ctx, pid, id)
+	return r, notFound400(remote(err))
 }
 
 // Cron implements Compute.
 func (c *HTTPClient) Cron(ctx context.Context, pid, from string, limit int) (*CronPage, error) {
-	q := url.Values{"limit": {strconv.Itoa(limit)}}
-	if from != "" {
-		q.Set("from", from)
-	}
-	var p CronPage
-	if _, err := c.do(ctx, http.MethodGet, joinURL(c.CUURL, "/cron/"+url.PathEscape(pid), q), "", nil, &p); err != nil {
-		return nil, notFound400(err)
-	}
-	return &p, nil
+	p, err := c.api().CU(c.CUURL).Cron(ctx, pid, from, limit)
+	return p, notFound400(remote(err))
 }
 
 // notFound400: a CU answers an unknown message with 400 or 404 depending on where the lookup

@@ -98,12 +98,12 @@ func treeProgram(procs []string, fanout int) program {
 		var msgs []any
 		for i := 0; d > 0 && i < fanout; i++ {
 			msgs = append(msgs, outMsg(procs[(i+d)%len(procs)], anchorFor(it.ID(), i),
-				Tag{"Action", "Tree"}, Tag{"Depth", strconv.Itoa(d - 1)}))
+				Tag{Name: "Action", Value: "Tree"}, Tag{Name: "Depth", Value: strconv.Itoa(d - 1)}))
 		}
 		res["Messages"] = msgs
 		if r, _ := it.Tag("Root"); r == "1" {
 			res["Spawns"] = []any{map[string]any{"Anchor": anchorFor(it.ID(), 99), "Data": "child",
-				"Tags": []Tag{{"Module", "module-child"}, {"Action", "Spawn"}}}}
+				"Tags": []Tag{{Name: "Module", Value: "module-child"}, {Name: "Action", Value: "Spawn"}}}}
 			res["Assignments"] = []any{map[string]any{"Processes": []string{procs[1]}, "Message": it.ID()}}
 		}
 		return res
@@ -121,7 +121,7 @@ func TestCrashResume(t *testing.T) {
 	var procs []string
 	for i := range 3 {
 		p := processItem(t, user, su.addr, fmt.Sprintf("module-%d", i))
-		su.install(p)
+		su.install(t, p)
 		procs = append(procs, p.ID())
 	}
 	cu := newFakeCU(t, treeProgram(procs, fanout), su)

@@ -1,6 +1,7 @@
 package mu
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,20 +11,21 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/su/sutest"
 )
 
-// fakeSU speaks the reference SU JSON and refuses duplicates as the real one does. It records
-// everything it accepted so that tests can check what the MU delivered, and how often.
+// fakeSU is a real SU (su/sutest) with a recording middleware in front: it keeps what the SU
+// accepted so that tests can check what the MU delivered, and how often, and it can answer
+// 503 to the next POSTs.
 type fakeSU struct {
 	addr string
-	srv  *httptest.Server
+	srv  *sutest.Server
 
 	mu       sync.Mutex
 	items    map[string]*dataitem.Item // every item it holds, by id
@@ -35,167 +37,103 @@ type fakeSU struct {
 	posts    int                   // every POST, replays included
 	dups     int
 	failNext int // the next POSTs answer 503
-	clock    int64
 }
 
 type fakeSlot struct {
 	aid, mid string
-	ts       int64
 	pure     bool
 }
 
 func newFakeSU(t testing.TB) *fakeSU {
 	t.Helper()
 	f := &fakeSU{
-		addr:     randomID(),
+		srv:      sutest.New(t, sutest.Options{StartMs: time.Now().UnixMilli()}),
 		items:    map[string]*dataitem.Item{},
 		procs:    map[string]*dataitem.Item{},
 		sched:    map[string][]fakeSlot{},
 		accepted: map[string]int{},
 		assigns:  map[string]int{},
-		clock:    time.Now().UnixMilli(),
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /{$}", f.post)
-	mux.HandleFunc("GET /processes/{pid}", f.getProcess)
-	mux.HandleFunc("GET /{pid}", f.list)
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
+	f.addr = f.srv.Address()
+	f.srv.Use(f.record)
 	return f
 }
 
+// record serves POST / through the SU and books what it accepted; other routes pass through.
+func (f *fakeSU) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.posts++
+		if f.failNext > 0 {
+			f.failNext--
+			suError(w, http.StatusServiceUnavailable, "warming up")
+			return
+		}
+		raw, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		f.srv.Advance(1) // one ms per item, so that FindAssignment's from is exclusive of the last
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		if rec.Code != http.StatusOK {
+			if strings.Contains(rec.Body.String(), "already exists") {
+				f.dups++
+			}
+			return
+		}
+		var receipt struct{ ID string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &receipt)
+		if q := r.URL.Query(); q.Has("assign") {
+			pid, mid := q.Get("process-id"), q.Get("assign")
+			f.sched[pid] = append(f.sched[pid], fakeSlot{aid: receipt.ID, mid: mid, pure: true})
+			f.assigns[pid+"|"+mid]++
+			return
+		}
+		it, err := dataitem.Parse(raw)
+		if err != nil {
+			panic("the SU accepted an item that does not parse: " + err.Error())
+		}
+		f.book(it)
+		f.accepted[it.ID()]++
+		f.order = append(f.order, it.ID())
+	})
+}
+
+// book notes an item the SU scheduled, with its assignment.
+func (f *fakeSU) book(it *dataitem.Item) {
+	pid := it.ID()
+	if typ, _ := it.Tag("Type"); typ == "Process" {
+		f.procs[pid] = it
+	} else {
+		pid = dataitem.EncodeID(it.Target)
+	}
+	slot, err := f.srv.DB.SlotByMessage(pid, it.ID())
+	if err != nil {
+		panic("the SU accepted an item it cannot find: " + err.Error())
+	}
+	f.items[it.ID()] = it
+	f.sched[pid] = append(f.sched[pid], fakeSlot{aid: slot.AssignmentID, mid: it.ID()})
+}
+
 func randomID() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return dataitem.EncodeID(b[:])
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return dataitem.EncodeID(b)
 }
 
 func suError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
-}
-
-func (f *fakeSU) tick() int64 { f.clock++; return f.clock }
-
-func (f *fakeSU) post(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.posts++
-	if f.failNext > 0 {
-		f.failNext--
-		suError(w, http.StatusServiceUnavailable, "warming up")
-		return
-	}
-	q := r.URL.Query()
-	if q.Has("assign") {
-		pid, mid := q.Get("process-id"), q.Get("assign")
-		if f.procs[pid] == nil {
-			suError(w, 400, "Process not found")
-			return
-		}
-		if f.items[mid] == nil {
-			suError(w, 400, "Message "+mid+" is not held by this SU")
-			return
-		}
-		for _, s := range f.sched[pid] {
-			if s.mid == mid {
-				f.dups++
-				suError(w, 400, "Message already exists")
-				return
-			}
-		}
-		aid := randomID()
-		f.sched[pid] = append(f.sched[pid], fakeSlot{aid: aid, mid: mid, ts: f.tick(), pure: true})
-		f.assigns[pid+"|"+mid]++
-		_ = json.NewEncoder(w).Encode(map[string]any{"id": aid, "timestamp": f.clock})
-		return
-	}
-	raw, _ := io.ReadAll(r.Body)
-	it, err := dataitem.ParseVerified(raw)
-	if err != nil {
-		suError(w, 400, "Invalid data item: "+err.Error())
-		return
-	}
-	id := it.ID()
-	typ, _ := it.Tag("Type")
-	var pid string
-	switch typ {
-	case "Process":
-		if s, _ := it.Tag("Scheduler"); s != f.addr {
-			suError(w, 400, "Process "+id+" is scheduled by "+s+", not by this SU")
-			return
-		}
-		if f.procs[id] != nil {
-			f.dups++
-			suError(w, 400, "Process "+id+" already exists")
-			return
-		}
-		f.procs[id] = it
-		pid = id
-	case "Message":
-		pid = dataitem.EncodeID(it.Target)
-		if f.procs[pid] == nil {
-			suError(w, 400, "Process "+pid+" not found on this SU")
-			return
-		}
-		for _, s := range f.sched[pid] {
-			if s.mid == id {
-				f.dups++
-				suError(w, 400, "Message already exists")
-				return
-			}
-		}
-	default:
-		suError(w, 400, "Unsupported Type tag value")
-		return
-	}
-	f.items[id] = it
-	f.accepted[id]++
-	f.order = append(f.order, id)
-	f.sched[pid] = append(f.sched[pid], fakeSlot{aid: randomID(), mid: id, ts: f.tick()})
-	_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "timestamp": f.clock})
-}
-
-func tagsJSON(tags []dataitem.Tag) []Tag {
-	out := make([]Tag, len(tags))
-	for i, t := range tags {
-		out[i] = Tag{t.Name, t.Value}
-	}
-	return out
-}
-
-func (f *fakeSU) getProcess(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	p := f.procs[r.PathValue("pid")]
-	f.mu.Unlock()
-	if p == nil {
-		suError(w, 400, "Process not found")
-		return
-	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"process_id": p.ID(), "tags": tagsJSON(p.Tags), "timestamp": 1})
-}
-
-func (f *fakeSU) list(w http.ResponseWriter, r *http.Request) {
-	pid := r.PathValue("pid")
-	from, _ := strconv.ParseInt(r.URL.Query().Get("from"), 10, 64)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	type edge struct {
-		Cursor string         `json:"cursor"`
-		Node   map[string]any `json:"node"`
-	}
-	edges := []edge{}
-	for _, s := range f.sched[pid] {
-		if s.ts <= from {
-			continue
-		}
-		edges = append(edges, edge{strconv.FormatInt(s.ts, 10), map[string]any{
-			"message":    nil,
-			"assignment": map[string]any{"id": s.aid, "tags": []Tag{{"Process", pid}, {"Message", s.mid}}},
-		}})
-	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"page_info": map[string]bool{"has_next_page": false}, "edges": edges})
 }
 
 // message returns the item scheduled under id (message id or assignment id) in pid.
@@ -344,13 +282,12 @@ func messageItem(t testing.TB, s dataitem.Signer, target string, extra ...datait
 	return mustSign(t, s, dataitem.Fields{Target: id[:], Tags: tags, Data: []byte(randomID())})
 }
 
-// install puts a process straight into a fake SU, as if spawned earlier.
-func (f *fakeSU) install(p *dataitem.Item) {
+// install schedules a process on the SU directly, as if spawned earlier.
+func (f *fakeSU) install(t testing.TB, p *dataitem.Item) {
+	f.srv.Submit(t, p.Raw())
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.procs[p.ID()] = p
-	f.items[p.ID()] = p
-	f.sched[p.ID()] = append(f.sched[p.ID()], fakeSlot{aid: randomID(), mid: p.ID(), ts: f.tick()})
+	f.book(p)
 }
 
 func anchorFor(id string, i int) string {

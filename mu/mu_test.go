@@ -94,8 +94,8 @@ func newWorld(t *testing.T, mod func(*Config)) *world {
 	}, w.su)
 	w.a = processItem(t, w.user, w.su.addr, "module-A")
 	w.b = processItem(t, w.user, w.su.addr, "module-B")
-	w.su.install(w.a)
-	w.su.install(w.b)
+	w.su.install(t, w.a)
+	w.su.install(t, w.b)
 	db := openStore(t, "")
 	t.Cleanup(func() { _ = db.Close() })
 	w.mu = startMU(t, db, StaticRouter{Default: w.su.srv.URL}, w.cu, mod)
@@ -241,15 +241,15 @@ func TestCrankMessageTagsAndRecursion(t *testing.T) {
 			res := emptyResult()
 			res["Messages"] = []any{
 				outMsg(w.b.ID(), anchorFor(it.ID(), 0),
-					Tag{"Data-Protocol", "ao"}, Tag{"Variant", "ao.TN.1"}, Tag{"Type", "Message"},
-					Tag{"From-Process", "forged"}, Tag{"From-Module", "forged"}, Tag{"Ref_", "1"}, Tag{"Action", "Pong"}),
+					Tag{Name: "Data-Protocol", Value: "ao"}, Tag{Name: "Variant", Value: "ao.TN.1"}, Tag{Name: "Type", Value: "Message"},
+					Tag{Name: "From-Process", Value: "forged"}, Tag{Name: "From-Module", Value: "forged"}, Tag{Name: "Ref_", Value: "1"}, Tag{Name: "Action", Value: "Pong"}),
 				// Dropped: no Anchor (§8.7).
-				map[string]any{"Target": w.b.ID(), "Tags": []Tag{{"Action", "NoAnchor"}}},
+				map[string]any{"Target": w.b.ID(), "Tags": []Tag{{Name: "Action", Value: "NoAnchor"}}},
 			}
 			return res
 		case pid == w.b.ID() && action == "Pong":
 			res := emptyResult()
-			res["Messages"] = []any{outMsg(w.a.ID(), anchorFor(it.ID(), 0), Tag{"Action", "Done"}, Tag{"Data-Protocol", "ao"})}
+			res["Messages"] = []any{outMsg(w.a.ID(), anchorFor(it.ID(), 0), Tag{Name: "Action", Value: "Done"}, Tag{Name: "Data-Protocol", Value: "ao"})}
 			return res
 		}
 		return nil
@@ -310,7 +310,7 @@ func TestCastIsSentNotFollowed(t *testing.T) {
 	w.progFn = func(pid string, it *dataitem.Item) map[string]any {
 		if a, _ := it.Tag("Action"); a == "Go" {
 			res := emptyResult()
-			res["Messages"] = []any{outMsg(w.b.ID(), anchorFor(it.ID(), 0), Tag{"Action", "Fire"}, Tag{"Cast", "true"})}
+			res["Messages"] = []any{outMsg(w.b.ID(), anchorFor(it.ID(), 0), Tag{Name: "Action", Value: "Fire"}, Tag{Name: "Cast", Value: "true"})}
 			return res
 		}
 		return nil
@@ -356,7 +356,7 @@ func TestCrankSpawnAndAssignment(t *testing.T) {
 			res := emptyResult()
 			res["Spawns"] = []any{map[string]any{
 				"Target": w.a.ID(), "Anchor": anchorFor(it.ID(), 9), "Data": "boot",
-				"Tags": []Tag{{"Data-Protocol", "ao"}, {"Type", "Process"}, {"Module", "module-C"}, {"From-Module", "x"}, {"Name", "child"}},
+				"Tags": []Tag{{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Process"}, {Name: "Module", Value: "module-C"}, {Name: "From-Module", Value: "x"}, {Name: "Name", Value: "child"}},
 			}}
 			res["Assignments"] = []any{map[string]any{"Processes": []string{w.b.ID()}, "Message": it.ID()}}
 			return res
@@ -454,12 +454,12 @@ func TestRoutesBySchedulerTag(t *testing.T) {
 	user := keyFromSeed("user")
 	a := processItem(t, user, su1.addr, "module-A")
 	b := processItem(t, user, su2.addr, "module-B")
-	su1.install(a)
-	su2.install(b)
+	su1.install(t, a)
+	su2.install(t, b)
 	cu := newFakeCU(t, func(pid string, it *dataitem.Item) map[string]any {
 		if act, _ := it.Tag("Action"); act == "Hop" {
 			res := emptyResult()
-			res["Messages"] = []any{outMsg(b.ID(), anchorFor(it.ID(), 0), Tag{"Action", "Arrived"})}
+			res["Messages"] = []any{outMsg(b.ID(), anchorFor(it.ID(), 0), Tag{Name: "Action", Value: "Arrived"})}
 			return res
 		}
 		return nil
@@ -484,7 +484,7 @@ func TestWalletTargetIsNotDelivered(t *testing.T) {
 	w.progFn = func(pid string, it *dataitem.Item) map[string]any {
 		if a, _ := it.Tag("Action"); a == "Pay" {
 			res := emptyResult()
-			res["Messages"] = []any{outMsg(wallet, anchorFor(it.ID(), 0), Tag{"Action", "Credit-Notice"})}
+			res["Messages"] = []any{outMsg(wallet, anchorFor(it.ID(), 0), Tag{Name: "Action", Value: "Credit-Notice"})}
 			return res
 		}
 		return nil
@@ -526,7 +526,7 @@ func TestMonitorCron(t *testing.T) {
 	w := newWorld(t, func(c *Config) { c.CronInterval = 5 * time.Millisecond })
 	edge := func(cursor string, i int) map[string]any {
 		node := emptyResult()
-		node["Messages"] = []any{outMsg(w.b.ID(), anchorFor(cursor, i), Tag{"Action", "Tick"})}
+		node["Messages"] = []any{outMsg(w.b.ID(), anchorFor(cursor, i), Tag{Name: "Action", Value: "Tick"})}
 		return map[string]any{"cursor": cursor, "node": node}
 	}
 	w.cu.mu.Lock()
@@ -587,15 +587,15 @@ func TestResumesQueueAfterRestart(t *testing.T) {
 	w.cu = newFakeCU(t, func(pid string, it *dataitem.Item) map[string]any {
 		if a, _ := it.Tag("Action"); a == "Go" {
 			res := emptyResult()
-			res["Messages"] = []any{outMsg(w.b.ID(), anchorFor(it.ID(), 0), Tag{"Action", "Went"})}
+			res["Messages"] = []any{outMsg(w.b.ID(), anchorFor(it.ID(), 0), Tag{Name: "Action", Value: "Went"})}
 			return res
 		}
 		return nil
 	}, w.su)
 	w.a = processItem(t, w.user, w.su.addr, "module-A")
 	w.b = processItem(t, w.user, w.su.addr, "module-B")
-	w.su.install(w.a)
-	w.su.install(w.b)
+	w.su.install(t, w.a)
+	w.su.install(t, w.b)
 	user := messageItem(t, w.user, w.a.ID(), dataitem.Tag{Name: "Action", Value: "Go"})
 
 	// First life: the CU is down, so the crank cannot finish.

@@ -9,28 +9,6 @@ import (
 	"github.com/aonode/aonode/dataitem"
 )
 
-// Result is the part of a CU result (§2.2) the crank reads. Elements stay raw so that one
-// malformed outbox entry is dropped alone instead of failing the whole result.
-type Result struct {
-	Messages    []json.RawMessage `json:"Messages"`
-	Spawns      []json.RawMessage `json:"Spawns"`
-	Assignments []json.RawMessage `json:"Assignments"`
-}
-
-// CronPage is one page of GET /cron/{pid} (camelCase, the CU's connection shape).
-type CronPage struct {
-	PageInfo struct {
-		HasNextPage bool `json:"hasNextPage"`
-	} `json:"pageInfo"`
-	Edges []CronEdge `json:"edges"`
-}
-
-// CronEdge is one cron evaluation and its position.
-type CronEdge struct {
-	Cursor string `json:"cursor"`
-	Node   Result `json:"node"`
-}
-
 // errDrop marks an outbox entry the reference MU would not deliver.
 var errDrop = errors.New("mu: outbox entry dropped")
 

@@ -21,9 +21,9 @@ func TestBuildMessageAssignmentsAndData(t *testing.T) {
 		data    string
 		drop    bool
 	}{
-		{"json assignments", map[string]any{"Target": a, "Anchor": anchor, "Tags": []Tag{{"Assignments", `["` + a + `","` + b + `"]`}}}, 2, " ", false},
-		{"csv assignments", map[string]any{"Target": a, "Anchor": anchor, "Data": "", "Tags": []Tag{{"Assignments", a + ", " + b}}}, 2, " ", false},
-		{"bad assignment", map[string]any{"Target": a, "Anchor": anchor, "Tags": []Tag{{"Assignments", "nope"}}}, 0, "", true},
+		{"json assignments", map[string]any{"Target": a, "Anchor": anchor, "Tags": []Tag{{Name: "Assignments", Value: `["` + a + `","` + b + `"]`}}}, 2, " ", false},
+		{"csv assignments", map[string]any{"Target": a, "Anchor": anchor, "Data": "", "Tags": []Tag{{Name: "Assignments", Value: a + ", " + b}}}, 2, " ", false},
+		{"bad assignment", map[string]any{"Target": a, "Anchor": anchor, "Tags": []Tag{{Name: "Assignments", Value: "nope"}}}, 0, "", true},
 		{"object data", map[string]any{"Target": a, "Anchor": anchor, "Data": map[string]int{"x": 1}, "Tags": []Tag{}}, 0, `{"x":1}`, false},
 		{"numeric tag", map[string]any{"Target": a, "Anchor": anchor, "Data": "d", "Tags": []map[string]any{{"name": "N", "value": 5}}}, 0, "d", false},
 		{"short anchor", map[string]any{"Target": a, "Anchor": "1", "Tags": []Tag{}}, 0, "", true},
@@ -56,7 +56,7 @@ func TestBuildMessageAssignmentsAndData(t *testing.T) {
 }
 
 func TestBuiltItemsAreDeterministic(t *testing.T) {
-	raw, _ := json.Marshal(outMsg(randomID(), anchorFor("y", 1), Tag{"Action", "A"}))
+	raw, _ := json.Marshal(outMsg(randomID(), anchorFor("y", 1), Tag{Name: "Action", Value: "A"}))
 	p1, err1 := buildMessage(keyFromSeed("mu"), raw, testParent(), "pf", DefaultMaxItemBytes)
 	p2, err2 := buildMessage(keyFromSeed("mu"), raw, testParent(), "pf", DefaultMaxItemBytes)
 	if err1 != nil || err2 != nil || p1.item.ID() != p2.item.ID() {
@@ -67,8 +67,8 @@ func TestBuiltItemsAreDeterministic(t *testing.T) {
 func FuzzOutbox(f *testing.F) {
 	a := randomID()
 	for _, seed := range []any{
-		outMsg(a, anchorFor("z", 0), Tag{"Action", "Ping"}, Tag{"Cast", "true"}),
-		map[string]any{"Tags": []Tag{{"Module", "m"}}, "Data": "d"},
+		outMsg(a, anchorFor("z", 0), Tag{Name: "Action", Value: "Ping"}, Tag{Name: "Cast", Value: "true"}),
+		map[string]any{"Tags": []Tag{{Name: "Module", Value: "m"}}, "Data": "d"},
 		map[string]any{"Processes": []string{a}, "Message": a, "Exclude": []string{"Data"}},
 	} {
 		b, _ := json.Marshal(seed)
@@ -99,7 +99,7 @@ func FuzzOutbox(f *testing.F) {
 }
 
 func BenchmarkBuildMessage(b *testing.B) {
-	raw, _ := json.Marshal(outMsg(randomID(), anchorFor("b", 0), Tag{"Action", "Transfer"}, Tag{"Quantity", "100"}))
+	raw, _ := json.Marshal(outMsg(randomID(), anchorFor("b", 0), Tag{Name: "Action", Value: "Transfer"}, Tag{Name: "Quantity", Value: "100"}))
 	s := keyFromSeed("mu")
 	b.ReportAllocs()
 	for b.Loop() {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/utf8lossy"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -85,9 +86,9 @@ func FuzzLossyUTF8(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got := lossyUTF8(s)
+		got := utf8lossy.String(s)
 		if !utf8.ValidString(got) {
-			t.Fatalf("lossyUTF8(%q) = %q is not UTF-8", s, got)
+			t.Fatalf("utf8lossy.String(%q) = %q is not UTF-8", s, got)
 		}
 		if utf8.ValidString(s) && got != s {
 			t.Fatalf("valid input changed: %q -> %q", s, got)

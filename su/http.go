@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/store"
 )
@@ -117,7 +118,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, errorJSON{Error: msg})
+	writeJSON(w, status, aoapi.ErrorBody{Error: msg})
 }
 
 // fail maps an error to the reference's statuses in one place: refusals are 400 with their
@@ -148,11 +149,11 @@ func (s *SU) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (s *SU) now() string { return strconv.FormatInt(s.opts.Clock(), 10) }
 
 func (s *SU) getInfo(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, infoJSON{Address: s.address, Timestamp: s.now()})
+	writeJSON(w, http.StatusOK, aoapi.Info{Address: s.address, Timestamp: s.now()})
 }
 
 func (s *SU) getTimestamp(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, timestampJSON{Timestamp: s.now(), BlockHeight: FormatBlockHeight(s.opts.BlockHeight())})
+	writeJSON(w, http.StatusOK, aoapi.Timestamp{Timestamp: s.now(), BlockHeight: FormatBlockHeight(s.opts.BlockHeight())})
 }
 
 func (s *SU) getMetrics(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +201,7 @@ func (s *SU) post(w http.ResponseWriter, r *http.Request) {
 	if q.Has("assign") {
 		id = res.Slot.AssignmentID
 	}
-	writeJSON(w, http.StatusOK, postJSON{ID: id, Timestamp: s.opts.Clock()})
+	writeJSON(w, http.StatusOK, aoapi.Receipt{ID: id, Timestamp: s.opts.Clock()})
 }
 
 // isOwnMessage tells an item that arrived with its slot (a Message to that process) from one
@@ -246,20 +247,20 @@ func (s *SU) loadItem(id string) (*dataitem.Item, error) {
 
 // messageObject renders a slot as the reference's {"message","assignment"} object; message is
 // null for a pure assignment of an item that did not arrive with this slot.
-func (s *SU) messageObject(slot store.Slot, showAnchor bool) (messageObject, int, error) {
+func (s *SU) messageObject(slot store.Slot, showAnchor bool) (aoapi.MessageNode, int, error) {
 	a, err := s.loadItem(slot.AssignmentID)
 	if err != nil {
-		return messageObject{}, 0, err
+		return aoapi.MessageNode{}, 0, err
 	}
-	obj := messageObject{Assignment: newAssignmentInner(a, showAnchor)}
+	obj := aoapi.MessageNode{Assignment: newAssignment(a, showAnchor)}
 	size := len(a.Raw())
 	it, err := s.loadItem(slot.MessageID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
-		return messageObject{}, 0, err
+		return aoapi.MessageNode{}, 0, err
 	case (slot.Nonce == 0 && slot.MessageID == slot.Process) || isOwnMessage(it, slot.Process):
-		obj.Message = newMessageInner(it)
+		obj.Message = newMessage(it)
 		size += len(it.Raw())
 	}
 	return obj, size, nil
@@ -340,7 +341,7 @@ func (s *SU) getProcess(w http.ResponseWriter, r *http.Request, pid string) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newProcessObject(p, slot))
+	writeJSON(w, http.StatusOK, newProcess(p, slot))
 }
 
 func (s *SU) getLatest(w http.ResponseWriter, r *http.Request, pid string) {
@@ -439,7 +440,7 @@ func (s *SU) writePage(w http.ResponseWriter, r *http.Request, pid string, q url
 		s.fail(w, r, err)
 		return
 	}
-	out := page{Edges: []edge{}}
+	out := aoapi.Page{Edges: []aoapi.Edge{}}
 	bytesSoFar := 0
 	if pq.first {
 		slot, err := s.opts.DB.Slot(pid, 0)
@@ -452,7 +453,7 @@ func (s *SU) writePage(w http.ResponseWriter, r *http.Request, pid string, q url
 			s.fail(w, r, err)
 			return
 		}
-		out.Edges = append(out.Edges, edge{Node: obj, Cursor: cursorOf(slot, pq.nonceMode)})
+		out.Edges = append(out.Edges, aoapi.Edge{Node: obj, Cursor: cursorOf(slot, pq.nonceMode)})
 		bytesSoFar += n
 	}
 	start := pq.startNonce
@@ -489,7 +490,7 @@ func (s *SU) writePage(w http.ResponseWriter, r *http.Request, pid string, q url
 			scanErr = err
 			return false
 		}
-		out.Edges = append(out.Edges, edge{Node: obj, Cursor: cursorOf(slot, pq.nonceMode)})
+		out.Edges = append(out.Edges, aoapi.Edge{Node: obj, Cursor: cursorOf(slot, pq.nonceMode)})
 		bytesSoFar += n
 		return true
 	})

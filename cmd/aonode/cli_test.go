@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
 )
 
@@ -47,25 +48,20 @@ func withStdin(t *testing.T, b []byte) {
 }
 
 type itemVector struct {
-	Name          string  `json:"name"`
-	RawBase64     string  `json:"raw_base64"`
-	SignatureType int     `json:"signature_type"`
-	ID            string  `json:"id"`
-	Owner         string  `json:"owner"`
-	OwnerAddress  string  `json:"owner_sha256_address"`
-	EthAddress    string  `json:"eth_address"`
-	Target        string  `json:"target"`
-	Anchor        string  `json:"anchor"`
-	Tags          []Tag   `json:"tags"`
-	DataSize      int     `json:"data_size"`
-	Expect        string  `json:"expect"`
-	ExpectedError *string `json:"expected_error"`
-	Raw           []byte  `json:"-"`
-}
-
-type Tag struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+	Name          string      `json:"name"`
+	RawBase64     string      `json:"raw_base64"`
+	SignatureType int         `json:"signature_type"`
+	ID            string      `json:"id"`
+	Owner         string      `json:"owner"`
+	OwnerAddress  string      `json:"owner_sha256_address"`
+	EthAddress    string      `json:"eth_address"`
+	Target        string      `json:"target"`
+	Anchor        string      `json:"anchor"`
+	Tags          []aoapi.Tag `json:"tags"`
+	DataSize      int         `json:"data_size"`
+	Expect        string      `json:"expect"`
+	ExpectedError *string     `json:"expected_error"`
+	Raw           []byte      `json:"-"`
 }
 
 func loadVectors(t *testing.T, file string) []itemVector {
@@ -324,16 +320,16 @@ func TestInspectVectors(t *testing.T) {
 				}
 				r.want(t, 0, "")
 				var got struct {
-					ID             string `json:"id"`
-					SignatureType  int    `json:"signatureType"`
-					Owner          string `json:"owner"`
-					Address        string `json:"address"`
-					Target         string `json:"target"`
-					Anchor         string `json:"anchor"`
-					Tags           []Tag  `json:"tags"`
-					DataSize       int    `json:"dataSize"`
-					EthAddress     string `json:"ethAddress"`
-					SignatureValid bool   `json:"signatureValid"`
+					ID             string      `json:"id"`
+					SignatureType  int         `json:"signatureType"`
+					Owner          string      `json:"owner"`
+					Address        string      `json:"address"`
+					Target         string      `json:"target"`
+					Anchor         string      `json:"anchor"`
+					Tags           []aoapi.Tag `json:"tags"`
+					DataSize       int         `json:"dataSize"`
+					EthAddress     string      `json:"ethAddress"`
+					SignatureValid bool        `json:"signatureValid"`
 				}
 				dec := json.NewDecoder(strings.NewReader(r.stdout))
 				dec.DisallowUnknownFields()
@@ -476,22 +472,5 @@ func TestVerifyBundles(t *testing.T) {
 				t.Fatalf("output %q, want %s", r.stdout, *v.ExpectedError)
 			}
 		})
-	}
-}
-
-func TestLossyUTF8(t *testing.T) {
-	cases := map[string]string{
-		"plain":               "plain",
-		"\xff\xfeA":           "\uFFFD\uFFFDA",
-		"\xc3(\x80":           "\uFFFD(\uFFFD",
-		"\xe2\x82A":           "\uFFFDA",            // a cut 3-byte sequence is one U+FFFD
-		"\xf0\x9f\x9a":        "\uFFFD",             // cut at the end
-		"\xed\xa0\x80":        "\uFFFD\uFFFD\uFFFD", // surrogates are not UTF-8
-		"\xf0\x9f\x9a\x80 ok": "🚀 ok",
-	}
-	for in, want := range cases {
-		if got := lossyUTF8(in); got != want {
-			t.Errorf("lossyUTF8(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

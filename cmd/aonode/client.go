@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
 )
 
@@ -38,10 +39,10 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	return c
 }
 
-// nodeClient speaks to one node's units and gateway.
+// nodeClient speaks to one node's units (/su, /cu, /mu) and gateway (the root).
 type nodeClient struct {
 	base string
-	http *http.Client
+	api  *aoapi.Client
 }
 
 func (c *clientFlags) client() (*nodeClient, error) {
@@ -52,71 +53,39 @@ func (c *clientFlags) client() (*nodeClient, error) {
 	if c.timeout <= 0 {
 		return nil, usageError{"--timeout must be positive"}
 	}
-	return &nodeClient{base: strings.TrimRight(c.node, "/"), http: &http.Client{Timeout: c.timeout}}, nil
+	base := strings.TrimRight(c.node, "/")
+	return &nodeClient{base: base, api: &aoapi.Client{HTTP: &http.Client{Timeout: c.timeout}, MaxResponseBytes: maxReplyBytes}}, nil
 }
 
-// httpError is a non-2xx reply, reported as aoconnect does: "<status>: <body>".
-type httpError struct {
-	status int
-	body   string
-}
+func (c *nodeClient) su() aoapi.SU { return c.api.SU(c.base + "/su") }
+func (c *nodeClient) cu() aoapi.CU { return c.api.CU(c.base + "/cu") }
+func (c *nodeClient) mu() aoapi.MU { return c.api.MU(c.base + "/mu") }
 
-func (e *httpError) Error() string {
-	return fmt.Sprintf("%d: %s", e.status, strings.TrimSpace(e.body))
-}
-
-// do sends a request and returns the body of a 2xx reply.
-func (c *nodeClient) do(ctx context.Context, method, path, ctype string, body []byte) ([]byte, int, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
+// replyError reports a failed call as aoconnect does: "<status>: <body>" for a refusal.
+func replyError(err error) error {
+	var e *aoapi.Error
+	if errors.As(err, &e) && errors.Is(err, aoapi.ErrStatus) {
+		return fmt.Errorf("%d: %s", e.Status, strings.TrimSpace(string(e.Body)))
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
-	if err != nil {
-		return nil, 0, err
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
-	if err != nil {
-		return nil, resp.StatusCode, fmt.Errorf("%s %s: reading reply: %w", method, path, err)
-	}
-	if len(b) > maxReplyBytes {
-		return nil, resp.StatusCode, fmt.Errorf("%s %s: reply larger than %d bytes", method, path, maxReplyBytes)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, resp.StatusCode, &httpError{status: resp.StatusCode, body: string(b)}
-	}
-	return b, resp.StatusCode, nil
+	return err
 }
 
 // postItem sends a signed item to the node's MU, as aoconnect does.
 func (c *nodeClient) postItem(ctx context.Context, it *dataitem.Item) error {
-	_, _, err := c.do(ctx, http.MethodPost, "/mu/", "application/octet-stream", it.Raw())
-	if err != nil {
-		return fmt.Errorf("sending %s to the MU: %w", it.ID(), err)
+	if _, err := c.mu().Post(ctx, it.Raw()); err != nil {
+		return fmt.Errorf("sending %s to the MU: %w", it.ID(), replyError(err))
 	}
 	return nil
 }
 
 // schedulerAddress is the address of the node's SU (GET /su/).
 func (c *nodeClient) schedulerAddress(ctx context.Context) (string, error) {
-	b, _, err := c.do(ctx, http.MethodGet, "/su/", "", nil)
+	info, err := c.su().Info(ctx)
 	if err != nil {
-		return "", fmt.Errorf("asking the node's SU for its address (give --scheduler to skip): %w", err)
+		return "", fmt.Errorf("asking the node's SU for its address (give --scheduler to skip): %w", replyError(err))
 	}
-	var info struct {
-		Address string `json:"address"`
-	}
-	if err := json.Unmarshal(b, &info); err != nil || info.Address == "" {
-		return "", fmt.Errorf("the node's SU answered GET /su/ without an address: %.200s", b)
+	if info.Address == "" {
+		return "", errors.New("the node's SU answered GET /su/ without an address")
 	}
 	return info.Address, nil
 }
@@ -311,9 +280,9 @@ func (c *nodeClient) checkModule(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	b, _, err := c.do(ctx, http.MethodPost, "/graphql", "application/json", body)
+	b, err := c.api.Do(ctx, http.MethodPost, c.base, "/graphql", nil, "application/json", body)
 	if err != nil {
-		return fmt.Errorf("looking up module %s: %w", id, err)
+		return fmt.Errorf("looking up module %s: %w", id, replyError(err))
 	}
 	var r struct {
 		Data struct {
@@ -450,17 +419,18 @@ func (c *nodeClient) waitResult(ctx context.Context, id, pid string, timeout, ev
 	defer tick.Stop()
 	var last error
 	for {
-		b, status, err := c.result(ctx, id, pid)
+		b, err := c.cu().ResultBytes(ctx, pid, id, false)
+		status := aoapi.StatusOf(err)
 		switch {
-		case err == nil && status == http.StatusOK:
-			return b, nil
 		case err == nil:
-			last = fmt.Errorf("CU answered %d", status) // 202: still evaluating
+			return b, nil
+		case status == http.StatusAccepted:
+			last = fmt.Errorf("CU answered %d", status) // still evaluating
 		case retryable(status):
-			last = err
+			last = replyError(err)
 		default:
 			if ctx.Err() == nil {
-				return nil, err
+				return nil, replyError(err)
 			}
 		}
 		select {
@@ -479,12 +449,6 @@ func retryable(status int) bool {
 	return status == 0 || status == http.StatusNotFound || status == http.StatusTooManyRequests ||
 		status == http.StatusServiceUnavailable || status == http.StatusBadGateway || status == http.StatusGatewayTimeout ||
 		status == http.StatusInternalServerError
-}
-
-func (c *nodeClient) result(ctx context.Context, id, pid string) (json.RawMessage, int, error) {
-	q := url.Values{"process-id": {pid}}
-	b, status, err := c.do(ctx, http.MethodGet, "/cu/result/"+url.PathEscape(id)+"?"+q.Encode(), "", nil)
-	return b, status, err
 }
 
 // ---- result, results
@@ -516,12 +480,13 @@ func runResult(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	b, status, err := nc.result(ctx, *message, *process)
-	if err != nil {
-		return err
+	b, err := nc.cu().ResultBytes(ctx, *process, *message, false)
+	var e *aoapi.Error
+	if errors.As(err, &e) && e.Status == http.StatusAccepted {
+		return fmt.Errorf("the CU is still evaluating (%d): %s", e.Status, strings.TrimSpace(string(e.Body)))
 	}
-	if status != http.StatusOK {
-		return fmt.Errorf("the CU is still evaluating (%d): %s", status, strings.TrimSpace(string(b)))
+	if err != nil {
+		return replyError(err)
 	}
 	return printJSON(stdout, json.RawMessage(b))
 }
@@ -568,13 +533,9 @@ func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *limit > 0 {
 		q.Set("limit", strconv.Itoa(*limit))
 	}
-	path := "/cu/results/" + url.PathEscape(*process)
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	b, _, err := nc.do(ctx, http.MethodGet, path, "", nil)
+	b, err := nc.cu().Results(ctx, *process, q)
 	if err != nil {
-		return err
+		return replyError(err)
 	}
 	return printJSON(stdout, json.RawMessage(b))
 }
@@ -591,20 +552,6 @@ Prints the CU's result.`
 
 func dryrunCommand() command {
 	return command{name: "dryrun", summary: "evaluate a message without sending it", run: runDryrun}
-}
-
-type dryrunTag struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-type dryrunBody struct {
-	ID     string      `json:"Id"`
-	Owner  string      `json:"Owner"`
-	Target string      `json:"Target"`
-	Data   string      `json:"Data"`
-	Tags   []dryrunTag `json:"Tags"`
-	Anchor string      `json:"Anchor"`
 }
 
 func runDryrun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -631,23 +578,18 @@ func runDryrun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	body := dryrunBody{ID: *id, Owner: *owner, Target: *process, Data: string(data), Anchor: *anchor}
-	if body.Data == "" {
-		body.Data = "1234"
+	if len(data) == 0 {
+		data = []byte("1234")
 	}
-	body.Tags = []dryrunTag{}
-	for _, t := range tags {
-		body.Tags = append(body.Tags, dryrunTag{t.Name, t.Value})
-	}
-	body.Tags = append(body.Tags, dryrunTag{"Data-Protocol", "ao"}, dryrunTag{"Type", "Message"}, dryrunTag{"Variant", "ao.TN.1"})
-	raw, err := json.Marshal(body)
+	jsonData, err := json.Marshal(string(data))
 	if err != nil {
 		return err
 	}
-	q := url.Values{"process-id": {*process}}
-	b, _, err := nc.do(ctx, http.MethodPost, "/cu/dry-run?"+q.Encode(), "application/json", raw)
+	msg := aoapi.DryRun{ID: *id, Owner: *owner, Target: *process, Data: jsonData, Anchor: *anchor, Tags: aoapi.TagsOf(tags)}
+	msg.Tags = append(msg.Tags, aoapi.Tag{Name: "Data-Protocol", Value: "ao"}, aoapi.Tag{Name: "Type", Value: "Message"}, aoapi.Tag{Name: "Variant", Value: "ao.TN.1"})
+	b, err := nc.cu().DryRun(ctx, *process, msg)
 	if err != nil {
-		return err
+		return replyError(err)
 	}
 	return printJSON(stdout, json.RawMessage(b))
 }

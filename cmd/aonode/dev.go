@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/node"
 )
@@ -109,7 +110,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return stop(err)
 		}
-		nc := &nodeClient{base: n.URLs().Node, http: n.HTTPClient()}
+		nc := &nodeClient{base: n.URLs().Node, api: &aoapi.Client{HTTP: n.HTTPClient(), MaxResponseBytes: maxReplyBytes}}
 		it, err := uploadModule(ctx, nc, signer, wasm, moduleSpec{format: *modFormat, memoryLimit: *modMem, computeLimit: *modCompute})
 		if err != nil {
 			return stop(fmt.Errorf("--module: %w", err))

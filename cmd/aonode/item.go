@@ -9,9 +9,9 @@ import (
 	"io"
 	"os"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/utf8lossy"
 )
 
 // stdin is where "-" reads from; tests replace it.
@@ -244,7 +244,7 @@ func runItemInspect(args []string, stdout, stderr io.Writer) error {
 		SignatureValid: it.Verify() == nil,
 	}
 	for i, t := range it.Tags {
-		o.Tags[i] = inspectTag{Name: lossyUTF8(t.Name), Value: lossyUTF8(t.Value)}
+		o.Tags[i] = inspectTag{Name: utf8lossy.String(t.Name), Value: utf8lossy.String(t.Value)}
 	}
 	b, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
@@ -348,65 +348,4 @@ func verifyInput(name string, bundle bool) verifyResult {
 	}
 	r.Valid = true
 	return r
-}
-
-// lossyUTF8 decodes s the way the WHATWG TextDecoder does (what arbundles
-// shows for tags): each maximal invalid subsequence becomes one U+FFFD.
-func lossyUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	var cp rune
-	needed, seen := 0, 0
-	lower, upper := byte(0x80), byte(0xbf)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if needed == 0 {
-			switch {
-			case c <= 0x7f:
-				b.WriteByte(c)
-			case c >= 0xc2 && c <= 0xdf:
-				needed, cp = 1, rune(c&0x1f)
-			case c >= 0xe0 && c <= 0xef:
-				if c == 0xe0 {
-					lower = 0xa0
-				}
-				if c == 0xed {
-					upper = 0x9f
-				}
-				needed, cp = 2, rune(c&0x0f)
-			case c >= 0xf0 && c <= 0xf4:
-				if c == 0xf0 {
-					lower = 0x90
-				}
-				if c == 0xf4 {
-					upper = 0x8f
-				}
-				needed, cp = 3, rune(c&0x07)
-			default:
-				b.WriteRune(utf8.RuneError)
-			}
-			continue
-		}
-		if c < lower || c > upper {
-			// The byte ends the bad sequence and is decoded afresh.
-			needed, seen, cp = 0, 0, 0
-			lower, upper = 0x80, 0xbf
-			b.WriteRune(utf8.RuneError)
-			i--
-			continue
-		}
-		lower, upper = 0x80, 0xbf
-		cp = cp<<6 | rune(c&0x3f)
-		seen++
-		if seen == needed {
-			b.WriteRune(cp)
-			needed, seen, cp = 0, 0, 0
-		}
-	}
-	if needed != 0 {
-		b.WriteRune(utf8.RuneError)
-	}
-	return b.String()
 }

@@ -145,9 +145,9 @@ func uploadModule(ctx context.Context, nc *nodeClient, signer dataitem.Signer, w
 	if err != nil {
 		return nil, err
 	}
-	b, _, err := nc.do(ctx, http.MethodPost, "/tx", "application/octet-stream", it.Raw())
+	b, err := nc.api.Do(ctx, http.MethodPost, nc.base, "/tx", nil, "application/octet-stream", it.Raw())
 	if err != nil {
-		return nil, fmt.Errorf("uploading module %s: %w", it.ID(), err)
+		return nil, fmt.Errorf("uploading module %s: %w", it.ID(), replyError(err))
 	}
 	var reply struct {
 		ID string `json:"id"`

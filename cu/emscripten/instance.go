@@ -18,6 +18,7 @@ import (
 
 	"github.com/aonode/aonode/cu/emscripten/jsjson"
 	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/utf8lossy"
 )
 
 // thisProgram is argv[0] and the "_" environment variable: the reference vectors were made
@@ -835,54 +836,4 @@ func (in *Instance) cString(p uint32) []byte {
 }
 
 // decodeUTF8JS decodes like TextDecoder: each maximal invalid subpart becomes U+FFFD.
-func decodeUTF8JS(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	out := make([]byte, 0, len(b)+8)
-	for i := 0; i < len(b); {
-		r, size := utf8.DecodeRune(b[i:])
-		if r != utf8.RuneError || size > 1 {
-			out = append(out, b[i:i+size]...)
-			i += size
-			continue
-		}
-		i += invalidRun(b[i:])
-		out = utf8.AppendRune(out, utf8.RuneError)
-	}
-	return string(out)
-}
-
-// invalidRun is the length of the maximal subpart of an ill-formed sequence at b[0] (≥ 1).
-func invalidRun(b []byte) int {
-	c := b[0]
-	var need int
-	lo, hi := byte(0x80), byte(0xbf)
-	switch {
-	case c >= 0xc2 && c <= 0xdf:
-		need = 1
-	case c == 0xe0:
-		need, lo = 2, 0xa0
-	case c >= 0xe1 && c <= 0xec, c == 0xee, c == 0xef:
-		need = 2
-	case c == 0xed:
-		need, hi = 2, 0x9f
-	case c == 0xf0:
-		need, lo = 3, 0x90
-	case c >= 0xf1 && c <= 0xf3:
-		need = 3
-	case c == 0xf4:
-		need, hi = 3, 0x8f
-	default:
-		return 1
-	}
-	n := 1
-	for k := 0; k < need && n < len(b); k++ {
-		if b[n] < lo || b[n] > hi {
-			break
-		}
-		lo, hi = 0x80, 0xbf
-		n++
-	}
-	return n
-}
+func decodeUTF8JS(b []byte) string { return utf8lossy.Bytes(b) }
