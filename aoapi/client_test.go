@@ -16,7 +16,7 @@ import (
 // back as *aoapi.Error with the SU's status and text.
 func TestClientAgainstRealSU(t *testing.T) {
 	ctx := context.Background()
-	s := sutest.New(t, sutest.Options{BlockHeight: 1500000})
+	s := sutest.New(t, sutest.Options{BlockHeight: func() uint64 { return 1500000 }})
 	api := &aoapi.Client{}
 	su := api.SU(s.URL + "/") // a trailing slash is fine
 

@@ -1,19 +1,23 @@
 package cu
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aonode/aonode/aoapi"
+	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/su/sutest"
 )
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -24,36 +28,32 @@ func randID() string {
 	return b64(b)
 }
 
-func newOwner() Owner {
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	sum := sha256.Sum256(k)
-	return Owner{Address: b64(sum[:]), Key: b64(k)}
-}
-
-// fakeSU speaks the reference SU's read API (ao-protocol.md §1.1-1.2) over httptest.
+// fakeSU is a real SU (su/sutest) whose answers a test can bend the way a remote SU might:
+// a legacy process without its nonce-0 slot, a broken hash chain, a page request that blocks.
 type fakeSU struct {
 	t   testing.TB
-	srv *httptest.Server
+	srv *sutest.Server
 
 	mu    sync.Mutex
 	procs map[string]*fakeProcess
 	// block, when set, is consulted for every page request; it may block.
 	block func(pid string, fromNonce int64)
 	pages int
-	now   int64
+	slots atomic.Uint64 // items submitted
 }
 
 type fakeProcess struct {
-	def    aoapi.Process
-	legacy bool
-	slots  []aoapi.MessageNode // in nonce order
+	def     aoapi.Process // its owner, as the SU serves it
+	owner   dataitem.Signer
+	legacy  bool // its schedule starts with the first message at nonce 0, as before AOP-6
+	corrupt int  // the nonce whose Hash-Chain is served wrong (0: none)
 }
 
 func newFakeSU(t testing.TB) *fakeSU {
-	f := &fakeSU{t: t, procs: make(map[string]*fakeProcess), now: 1_700_000_000_000}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f := &fakeSU{t: t, procs: make(map[string]*fakeProcess)}
+	// The height rises by one every ten slots, so that a slot's height is its own.
+	f.srv = sutest.New(t, sutest.Options{BlockHeight: func() uint64 { return 1500000 + f.slots.Load()/10 }})
+	f.srv.Use(f.bend)
 	return f
 }
 
@@ -61,191 +61,184 @@ func (f *fakeSU) URL() string { return f.srv.URL }
 
 // addProcess creates a process (AOP-6 unless legacy) with extra tags.
 func (f *fakeSU) addProcess(moduleID string, legacy bool, tags ...Tag) string {
+	owner := sutest.Key(f.t)
+	p := f.srv.Process(f.t, owner, moduleID, "process data", itemTags(tags)...)
+	f.submit(p)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	pid := randID()
-	all := append([]Tag{
-		{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"},
-		{Name: "Type", Value: "Process"}, {Name: "Module", Value: moduleID},
-		{Name: "Scheduler", Value: "sched"},
-	}, tags...)
-	data := "process data"
-	p := &fakeProcess{legacy: legacy, def: aoapi.Process{
-		ProcessID: pid, Block: "000001500000", Owner: newOwner(), Tags: all,
-		Timestamp: f.now, Data: &data, Signature: randID(),
-	}}
-	f.procs[pid] = p
-	if !legacy {
-		f.appendSlotLocked(p, &aoapi.Message{ID: pid, Owner: p.def.Owner, Data: &data, Tags: all, Signature: p.def.Signature}, 0)
+	f.procs[p.ID()] = &fakeProcess{
+		def:    aoapi.Process{Owner: aoapi.Owner{Address: p.Address(), Key: b64(p.Owner)}},
+		owner:  owner,
+		legacy: legacy,
 	}
-	return pid
+	return p.ID()
 }
 
-func (f *fakeSU) appendSlotLocked(p *fakeProcess, m *aoapi.Message, tsStep int64) aoapi.MessageNode {
-	nonce := len(p.slots)
-	var hc [32]byte
-	if nonce == 0 {
-		pidb, _ := base64.RawURLEncoding.DecodeString(p.def.ProcessID)
-		hc = sha256.Sum256(pidb)
-	} else {
-		prev := p.slots[nonce-1].Assignment
-		a, _ := base64.RawURLEncoding.DecodeString(prev.ID)
-		pc, _ := tagValue(prev.Tags, "Hash-Chain")
-		c, _ := base64.RawURLEncoding.DecodeString(pc)
-		hc = sha256.Sum256(append(a, c...))
+func itemTags(tags []Tag) []dataitem.Tag {
+	out := make([]dataitem.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = dataitem.Tag(t)
 	}
-	f.now += tsStep
-	tags := []Tag{
-		{Name: "Process", Value: p.def.ProcessID}, {Name: "Epoch", Value: "0"},
-		{Name: "Nonce", Value: strconv.Itoa(nonce)}, {Name: "Hash-Chain", Value: b64(hc[:])},
-		{Name: "Block-Height", Value: fmt.Sprintf("%012d", 1500000+nonce/10)},
-		{Name: "Timestamp", Value: strconv.FormatInt(f.now, 10)},
-		{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Assignment"}, {Name: "Variant", Value: "ao.TN.1"},
-	}
-	if m.ID != p.def.ProcessID {
-		tags = append(tags, Tag{Name: "Message", Value: m.ID})
-	}
-	s := aoapi.MessageNode{Message: m, Assignment: &aoapi.Assignment{ID: randID(), Owner: newOwner(), Tags: tags, Signature: randID()}}
-	p.slots = append(p.slots, s)
-	return s
+	return out
 }
 
 // addMessage schedules a message with the given tags, tsStep ms after the previous slot.
 func (f *fakeSU) addMessage(pid string, tsStep int64, data string, tags ...Tag) string {
-	return f.addMessageBy(pid, newOwner(), tsStep, data, tags...)
+	return f.addMessageBy(pid, sutest.Key(f.t), tsStep, data, tags...)
 }
 
 // addMessageBy schedules a message signed by owner.
-func (f *fakeSU) addMessageBy(pid string, owner Owner, tsStep int64, data string, tags ...Tag) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p := f.procs[pid]
-	id := randID()
-	all := append([]Tag{{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Message"}}, tags...)
-	f.appendSlotLocked(p, &aoapi.Message{ID: id, Owner: owner, Data: &data, Tags: all, Signature: randID(), Target: pid}, tsStep)
-	return id
+func (f *fakeSU) addMessageBy(pid string, owner dataitem.Signer, tsStep int64, data string, tags ...Tag) string {
+	f.srv.Advance(tsStep)
+	m := sutest.Message(f.t, owner, pid, data, itemTags(tags)...)
+	f.submit(m)
+	return m.ID()
 }
 
-// processOwner returns the owner of pid.
-func (f *fakeSU) processOwner(pid string) Owner {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.procs[pid].def.Owner
+func (f *fakeSU) submit(it *dataitem.Item) {
+	f.srv.Submit(f.t, it.Raw())
+	f.slots.Add(1)
 }
 
-// corruptChain replaces the Hash-Chain of slot n.
+// assign gives pid a pure assignment of an item the SU holds in another process; the SU
+// serves its slot with "message": null.
+func (f *fakeSU) assign(pid, mid string, tsStep int64) string {
+	f.srv.Advance(tsStep)
+	res, err := f.srv.SU.AssignExisting(context.Background(), pid, mid, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.slots.Add(1)
+	return res.Slot.AssignmentID
+}
+
+// processOwner returns the key that signed pid.
+func (f *fakeSU) processOwner(pid string) dataitem.Signer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.procs[pid].owner
+}
+
+// corruptChain serves a wrong Hash-Chain on slot n.
 func (f *fakeSU) corruptChain(pid string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	tags := f.procs[pid].slots[n].Assignment.Tags
-	for i := range tags {
-		if tags[i].Name == "Hash-Chain" {
-			tags[i].Value = randID()
-		}
-	}
+	f.procs[pid].corrupt = n
 }
 
-func (f *fakeSU) writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func (f *fakeSU) notFound(w http.ResponseWriter) {
-	f.writeJSON(w, http.StatusBadRequest, map[string]string{"error": "Message or Process not found"})
-}
-
-func (f *fakeSU) serve(w http.ResponseWriter, r *http.Request) {
-	path := strings.Trim(r.URL.Path, "/")
-	q := r.URL.Query()
-	switch {
-	case path == "timestamp":
-		f.mu.Lock()
-		now := f.now
-		f.mu.Unlock()
-		f.writeJSON(w, 200, map[string]string{"timestamp": strconv.FormatInt(now, 10), "block_height": "000001500999"})
-		return
-	case strings.HasPrefix(path, "processes/"):
-		f.mu.Lock()
-		p := f.procs[strings.TrimPrefix(path, "processes/")]
-		f.mu.Unlock()
-		if p == nil {
-			f.notFound(w)
-			return
-		}
-		f.writeJSON(w, 200, p.def)
-		return
-	case strings.HasSuffix(path, "/latest"):
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		p := f.procs[strings.TrimSuffix(path, "/latest")]
-		if p == nil || len(p.slots) == 0 {
-			f.writeJSON(w, 400, map[string]string{"error": "Latest message not available"})
-			return
-		}
-		f.writeJSON(w, 200, p.slots[len(p.slots)-1])
-		return
-	}
-	pid := q.Get("process-id")
-	if pid == "" {
-		http.Error(w, "Query deserialize error: missing field `process-id`", 400)
-		return
-	}
-	f.mu.Lock()
-	p := f.procs[pid]
-	f.mu.Unlock()
-	if p == nil {
-		f.notFound(w)
-		return
-	}
-	if path != pid {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, s := range p.slots {
-			if (s.Message != nil && s.Message.ID == path) || s.Assignment.ID == path {
-				f.writeJSON(w, 200, s)
-				return
+// bend serves the SU's answers with the test's changes: it blocks page requests when asked,
+// and rewrites the slots of legacy and corrupted processes.
+func (f *fakeSU) bend(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pid := r.URL.Query().Get("process-id")
+		if r.Method == http.MethodGet && pid != "" && strings.Trim(r.URL.Path, "/") == pid {
+			from := int64(-1)
+			if v := r.URL.Query().Get("from-nonce"); v != "" {
+				from, _ = strconv.ParseInt(v, 10, 64)
+			}
+			f.mu.Lock()
+			block := f.block
+			f.pages++
+			f.mu.Unlock()
+			if block != nil {
+				block(pid, from)
 			}
 		}
-		f.notFound(w)
-		return
-	}
-	from := int64(-1)
-	if v := q.Get("from-nonce"); v != "" {
-		from, _ = strconv.ParseInt(v, 10, 64)
-	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		limit, _ = strconv.Atoi(v)
-	}
-	f.mu.Lock()
-	block := f.block
-	f.pages++
-	f.mu.Unlock()
-	if block != nil {
-		block(pid, from)
-	}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK && r.Method == http.MethodGet {
+			body = f.rewrite(body)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	})
+}
+
+// rewrite applies the bends to a page or a message node; other answers pass unchanged.
+func (f *fakeSU) rewrite(body []byte) []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	type edge struct {
-		Node   aoapi.MessageNode `json:"node"`
-		Cursor string            `json:"cursor"`
-	}
-	var page struct {
-		PageInfo struct {
-			HasNextPage bool `json:"has_next_page"`
-		} `json:"page_info"`
-		Edges []edge `json:"edges"`
-	}
-	page.Edges = []edge{}
-	for n := from + 1; n < int64(len(p.slots)); n++ {
-		if len(page.Edges) == limit {
-			page.PageInfo.HasNextPage = true
-			break
+	var page aoapi.Page
+	if json.Unmarshal(body, &page) == nil && bytes.Contains(body, []byte(`"page_info"`)) {
+		edges := page.Edges[:0]
+		for _, e := range page.Edges {
+			if f.bendNode(&e.Node) {
+				edges = append(edges, e)
+			}
 		}
-		page.Edges = append(page.Edges, edge{Node: p.slots[n], Cursor: strconv.FormatInt(n, 10)})
+		page.Edges = edges
+		out, _ := json.Marshal(page)
+		return out
 	}
-	f.writeJSON(w, 200, page)
+	var node aoapi.MessageNode
+	if json.Unmarshal(body, &node) == nil && node.Assignment != nil {
+		f.bendNode(&node)
+		out, _ := json.Marshal(node)
+		return out
+	}
+	return body
+}
+
+// renumber serves slot k of a legacy process as slot k-1, with the hash chain that starts
+// from the process id at its first message.
+func (f *fakeSU) renumber(pid string, k int, a *aoapi.Assignment) {
+	p, _ := base64.RawURLEncoding.DecodeString(pid)
+	chain := sha256.Sum256(p)
+	for j := 2; j <= k; j++ {
+		prev, err := f.srv.DB.Slot(pid, uint64(j-1))
+		if err != nil {
+			f.t.Errorf("legacy slot %d: %v", j-1, err)
+			return
+		}
+		aid, _ := base64.RawURLEncoding.DecodeString(prev.AssignmentID)
+		chain = sha256.Sum256(append(aid, chain[:]...))
+	}
+	tags := append([]aoapi.Tag(nil), a.Tags...)
+	for i := range tags {
+		switch tags[i].Name {
+		case "Nonce":
+			tags[i].Value = strconv.Itoa(k - 1)
+		case "Hash-Chain":
+			tags[i].Value = b64(chain[:])
+		}
+	}
+	a.Tags = tags
+}
+
+// bendNode corrupts the node's hash chain when asked; false drops the node (a legacy
+// process's slot 0).
+func (f *fakeSU) bendNode(n *aoapi.MessageNode) bool {
+	if n.Assignment == nil {
+		return true
+	}
+	pid, _ := aoapi.TagValue(n.Assignment.Tags, "Process")
+	nonce, _ := aoapi.TagValue(n.Assignment.Tags, "Nonce")
+	p := f.procs[pid]
+	if p == nil {
+		return true
+	}
+	if p.legacy {
+		k, _ := strconv.Atoi(nonce)
+		if k == 0 {
+			return false
+		}
+		f.renumber(pid, k, n.Assignment)
+	}
+	if p.corrupt != 0 && nonce == strconv.Itoa(p.corrupt) {
+		tags := append([]aoapi.Tag(nil), n.Assignment.Tags...)
+		for i := range tags {
+			if tags[i].Name == "Hash-Chain" {
+				tags[i].Value = randID()
+			}
+		}
+		n.Assignment.Tags = tags
+	}
+	return true
 }
 
 // fakeGateway serves module metadata (/graphql) and binaries (/raw/{id}).
@@ -277,11 +270,16 @@ func moduleTags(format string, extra ...Tag) []Tag {
 }
 
 func (g *fakeGateway) addModule(wasm []byte, tags []Tag) string {
+	id := randID()
+	g.addModuleAs(id, wasm, tags)
+	return id
+}
+
+// addModuleAs serves an item under a given id.
+func (g *fakeGateway) addModuleAs(id string, wasm []byte, tags []Tag) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	id := randID()
 	g.modules[id] = fakeModuleDef{tags: tags, wasm: wasm}
-	return id
 }
 
 func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
@@ -312,7 +310,7 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		ID        string  `json:"id"`
 		Signature string  `json:"signature"`
 		Anchor    *string `json:"anchor"`
-		Owner     Owner `json:"owner"`
+		Owner     Owner   `json:"owner"`
 		Tags      []Tag   `json:"tags"`
 		Recipient string  `json:"recipient"`
 	}

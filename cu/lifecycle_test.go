@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/store"
 )
@@ -114,14 +113,11 @@ func TestPureAssignmentHydrated(t *testing.T) {
 	defer h.close()
 	h.rt.record = true
 	pid := h.su.addProcess(h.mod, false)
-	// An assignment of an item only the gateway has.
-	id := h.gw.addModule([]byte("from the gateway"), []Tag{{Name: "Action", Value: "Count"}, {Name: "From-Process", Value: "other-process"}})
-	h.su.mu.Lock()
-	p := h.su.procs[pid]
-	s := h.su.appendSlotLocked(p, &aoapi.Message{ID: id}, 1000)
-	s.Message = nil
-	p.slots[len(p.slots)-1] = s
-	h.su.mu.Unlock()
+	// An assignment of an item the SU holds in another process: its slot in pid carries no
+	// message, so the CU reads the item from the gateway.
+	id := h.su.addMessage(h.su.addProcess(h.mod, false), 0, "from the SU")
+	h.gw.addModuleAs(id, []byte("from the gateway"), []Tag{{Name: "Action", Value: "Count"}, {Name: "From-Process", Value: "other-process"}})
+	h.su.assign(pid, id, 1000)
 	// Like the reference SU, ours does not serve a pure assignment under the assigned id, so
 	// evaluate by catching up, then read the stored result.
 	if _, err := h.cu.catchUp(context.Background(), pid, -1); err != nil {

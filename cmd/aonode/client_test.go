@@ -18,14 +18,16 @@ import (
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/node/gateway"
 	"github.com/aonode/aonode/store"
+	"github.com/aonode/aonode/su/sutest"
 )
 
 // fakeNode is a node for the client commands: the real gateway over an in-memory store at
-// the root, and recording fakes of the MU, CU and SU under their prefixes.
+// the root, a real SU under /su, and recording fakes of the MU and CU under theirs.
 type fakeNode struct {
 	t   *testing.T
 	db  *store.DB
 	srv *httptest.Server
+	su  *sutest.Server // the real SU under /su
 
 	mu          sync.Mutex
 	muItems     []*dataitem.Item
@@ -35,8 +37,6 @@ type fakeNode struct {
 	cuRequests  []*http.Request
 	cuBodies    []string
 }
-
-const fakeSUAddress = "c3VhZGRyZXNzc3VhZGRyZXNzc3VhZGRyZXNzc3VhZGQ"
 
 func newFakeNode(t *testing.T) *fakeNode {
 	t.Helper()
@@ -51,9 +51,8 @@ func newFakeNode(t *testing.T) *fakeNode {
 	n := &fakeNode{t: t, db: db, muStatus: http.StatusAccepted}
 	mux := http.NewServeMux()
 	mux.Handle("/", gw)
-	mux.HandleFunc("GET /su/{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"address":%q,"timestamp":"1"}`, fakeSUAddress)
-	})
+	n.su = sutest.New(t, sutest.Options{})
+	mux.Handle("/su/", http.StripPrefix("/su", n.su.SU.Handler()))
 	mux.HandleFunc("POST /mu/{$}", func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
 		if r.Header.Get("Content-Type") != "application/octet-stream" {
@@ -218,7 +217,7 @@ func TestSpawn(t *testing.T) {
 	r.want(t, 0, "")
 	out := decodeOut(t, r)
 	it := n.lastMUItem()
-	if out["process"] != it.ID() || out["scheduler"] != fakeSUAddress || out["module"] != mod {
+	if out["process"] != it.ID() || out["scheduler"] != n.su.Address() || out["module"] != mod {
 		t.Fatalf("output %v", out)
 	}
 	ts, _ := it.Tag("Timestamp")
@@ -227,7 +226,7 @@ func TestSpawn(t *testing.T) {
 		t.Fatalf("Timestamp tag %q", ts)
 	}
 	want := "Name=p; Authority=a; Content-Type=text/plain; SDK=aoconnect; Data-Protocol=ao; Variant=ao.TN.1; Type=Process; Module=" +
-		mod + "; Scheduler=" + fakeSUAddress + "; Timestamp=" + ts
+		mod + "; Scheduler=" + n.su.Address() + "; Timestamp=" + ts
 	if got := tagList(it); got != want {
 		t.Fatalf("tags\n got %s\nwant %s", got, want)
 	}

@@ -24,8 +24,8 @@ import (
 type Options struct {
 	// Signer is the SU's key (default: a fresh ed25519 key).
 	Signer dataitem.Signer
-	// BlockHeight is stamped on every assignment (default 0).
-	BlockHeight uint64
+	// BlockHeight is the height stamped on each new assignment (default: always 0).
+	BlockHeight func() uint64
 	// StartMs is the SU's clock at start, in unix ms (default: 1,700,000,000,000). The clock
 	// moves only when the test calls Advance, so timestamps are reproducible.
 	StartMs int64
@@ -65,12 +65,14 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	s := &Server{DB: db, Signer: opts.Signer}
 	s.clock.Store(opts.StartMs)
-	height := opts.BlockHeight
+	if opts.BlockHeight == nil {
+		opts.BlockHeight = func() uint64 { return 0 }
+	}
 	s.SU, err = su.New(su.Options{
 		DB:          db,
 		Signer:      opts.Signer,
 		Clock:       s.clock.Load,
-		BlockHeight: func() uint64 { return height },
+		BlockHeight: opts.BlockHeight,
 		Logger:      quiet,
 	})
 	if err != nil {
