@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/aonode/aonode/aoapi"
+	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
 func FuzzParseTags(f *testing.F) {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aonode/aonode/aoapi"
+	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
 // Tag is a name/value pair as the SU and the module see it; its one definition is the wire's.

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/aonode/aonode/aoapi"
+	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
 // SUClient is a Source backed by a reference-compatible SU's HTTP API (ao-protocol.md §1.1).

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aonode/aonode/aoapi"
+	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
 // Errors callers branch on. Remote failures are *RemoteError values wrapping one of them.

@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/utf8lossy"
+	"github.com/aonode/aonode/dataitem/utf8lossy"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

@@ -4,10 +4,10 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
+	"github.com/aonode/aonode/dataitem/utf8lossy"
 	"github.com/aonode/aonode/store"
-	"github.com/aonode/aonode/utf8lossy"
 )
 
 // The reference SU's JSON (ao-protocol §1.2) is defined once, in aoapi; these build it from

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
 // vectorDir holds the ANS-104 vectors, which the dataitem package owns.

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
 // DefaultNodeURL is the node the client commands talk to without --node: the HTTP address a

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/utf8lossy"
+	"github.com/aonode/aonode/dataitem/utf8lossy"
 )
 
 // stdin is where "-" reads from; tests replace it.

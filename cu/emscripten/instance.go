@@ -18,7 +18,7 @@ import (
 
 	"github.com/aonode/aonode/cu/emscripten/jsjson"
 	"github.com/aonode/aonode/cu/module"
-	"github.com/aonode/aonode/utf8lossy"
+	"github.com/aonode/aonode/dataitem/utf8lossy"
 )
 
 // thisProgram is argv[0] and the "_" environment variable: the reference vectors were made

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/aonode/aonode/aoapi"
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/su/sutest"
 )
 
