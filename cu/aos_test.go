@@ -4,22 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/internal/fixtures"
 )
 
 // aosWasm reads the aos fixture (shared/fixtures/wasm/aos.wasm beside the repository).
 func aosWasm(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "wasm", "aos.wasm"))
-	if err != nil {
-		t.Skipf("aos fixture not available: %v", err)
-	}
-	return b
+	return fixtures.Read(t, "fixtures", "wasm", "aos.wasm")
 }
 
 var aosTags = []Tag{{Name: "Memory-Limit", Value: "1-gb"}, {Name: "Compute-Limit", Value: "9000000000000"}}

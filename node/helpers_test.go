@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/internal/fixtures"
 )
 
 // buildDir holds what the tests build once per run (the aonode binary, test modules); made
@@ -44,7 +44,7 @@ func goBuild(t testing.TB, b *built, name, pkg string, env ...string) string {
 		if len(env) > 0 {
 			args = append(args, "-buildmode=c-shared")
 		}
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), append(args, "-o", b.path, pkg)...)
+		cmd := exec.Command("go", append(args, "-o", b.path, pkg)...)
 		cmd.Env = append(os.Environ(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
@@ -73,11 +73,7 @@ func loopModule(t testing.TB) []byte {
 // aosModule reads the aos fixture beside the repository, or skips.
 func aosModule(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "wasm", "aos.wasm"))
-	if err != nil {
-		t.Skipf("aos fixture not available (../shared/fixtures/wasm/aos.wasm): %v", err)
-	}
-	return b
+	return fixtures.Read(t, "fixtures", "wasm", "aos.wasm")
 }
 
 // diskConfig is testConfig with a store on disk: modules are larger than what the in-memory

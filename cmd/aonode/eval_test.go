@@ -8,29 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aonode/aonode/internal/fixtures"
 )
 
-// evalShared returns ../shared beside the repository root, skipping when it is absent.
+// evalShared returns ../shared beside the repository root: skipped where absent, failed under CI=true.
 func evalShared(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("repository root not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "fixtures", "wasm", "emscripten.wasm")); err != nil {
-		t.Skipf("fixtures not present under %s", shared)
-	}
-	return shared
+	fixtures.Path(t, "fixtures", "wasm", "emscripten.wasm")
+	return fixtures.Dir(t)
 }
 
 type evalVector struct {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
@@ -27,7 +26,7 @@ func TestTestnetStartsConnectsAndStops(t *testing.T) {
 		t.Skip("builds the binary and starts three node processes")
 	}
 	bin := filepath.Join(t.TempDir(), "aonode")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building aonode: %v\n%s", err, out)
 	}

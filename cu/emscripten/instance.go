@@ -37,7 +37,8 @@ var (
 
 	errLongjmp       = errors.New("longjmp")
 	errStackOverflow = errors.New("memory access out of bounds")
-	errOutOfGas      = errors.New("out of gas!")
+	//lint:ignore ST1005 the reference loader's own text, which results carry
+	errOutOfGas = errors.New("out of gas!")
 )
 
 // exitStatus is what the glue throws when the module calls exit().

@@ -14,30 +14,14 @@ import (
 
 	"github.com/aonode/aonode/cu/emscripten/jsjson"
 	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/internal/fixtures"
 )
 
-// sharedDir is ../shared next to the repository root (the directory holding go.mod).
+// sharedDir is ../shared next to the repository root; skipped where absent, failed under CI=true.
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "vectors", "aoloader")); err != nil {
-		t.Skipf("reference vectors not present at %s", shared)
-	}
-	return shared
+	fixtures.Path(t, "vectors", "aoloader")
+	return fixtures.Dir(t)
 }
 
 type vectorSession struct {
@@ -67,12 +51,7 @@ func loadVector(t testing.TB, path string) vectorSession {
 
 func readModule(t testing.TB, shared, rel string) []byte {
 	t.Helper()
-	rel = filepath.Base(rel)
-	wasm, err := os.ReadFile(filepath.Join(shared, "fixtures", "wasm", rel))
-	if err != nil {
-		t.Skipf("fixture %s not present: %v", rel, err)
-	}
-	return wasm
+	return fixtures.Read(t, "fixtures", "wasm", filepath.Base(rel))
 }
 
 func stringify(t testing.TB, raw json.RawMessage) []byte {
@@ -88,6 +67,9 @@ func TestVectors(t *testing.T) {
 	shared := sharedDir(t)
 	files, err := filepath.Glob(filepath.Join(shared, "vectors", "aoloader", "*.json"))
 	if err != nil || len(files) == 0 {
+		if fixtures.Strict() {
+			t.Fatalf("CI=true and no vector files under %s", filepath.Join(shared, "vectors", "aoloader"))
+		}
 		t.Skip("no vector files")
 	}
 	// testdata/differential holds sessions made the same way for edge cases (files, time

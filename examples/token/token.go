@@ -172,6 +172,7 @@ func quantity(msg *guest.Message) (uint64, error) {
 	}
 	q, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || q == 0 {
+		//lint:ignore ST1005 the text is the process's reply, and the sentence starts with the tag's name
 		return 0, fmt.Errorf("Quantity %q is not a positive integer", v)
 	}
 	return q, nil

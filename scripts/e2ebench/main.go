@@ -166,7 +166,7 @@ func loadModule(file string) ([]byte, error) {
 	}
 	out := filepath.Join(os.TempDir(), fmt.Sprintf("e2ebench-token-%d.wasm", os.Getpid()))
 	defer os.Remove(out)
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./examples/token")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./examples/token")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

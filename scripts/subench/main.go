@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,7 +65,7 @@ func run(ctx context.Context) error {
 	defer os.RemoveAll(tmp)
 	if *bin == "" {
 		*bin = filepath.Join(tmp, "aonode")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		gobin := "go" // the go on PATH, the one that runs this script
 		if out, err := exec.CommandContext(ctx, gobin, "build", "-o", *bin, "github.com/aonode/aonode/cmd/aonode").CombinedOutput(); err != nil {
 			return fmt.Errorf("building aonode: %v\n%s", err, out)
 		}
