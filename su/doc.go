@@ -9,5 +9,7 @@
 // bytes their leader signed. The Sequencer interface is the seam between the two.
 //
 // su never acknowledges a slot before the store has synced it, and never exposes a slot whose
-// commit failed. It owns no goroutines: scheduling runs on the callers' goroutines.
+// commit failed. Scheduling runs on the callers' goroutines: the caller that leads a process's
+// batch starts one goroutine per store commit, so that it can sign the next batch meanwhile,
+// and waits for it before it returns (Local.lead). su starts nothing that outlives a call.
 package su

@@ -33,7 +33,8 @@ type Options struct {
 	// BlockHeight is the Arweave height stamped on assignments and reported by /timestamp
 	// (default: always 0).
 	BlockHeight func() uint64
-	// Anchor fills an assignment's 32-byte anchor (default: crypto/rand, as the reference).
+	// Anchor fills an assignment's 32-byte anchor (default: random, as the reference's: a
+	// ChaCha8 stream keyed from crypto/rand, LocalOptions.Anchor).
 	Anchor func([]byte) error
 	// MaxItemBytes bounds a POSTed body; larger bodies get 413 before being read whole.
 	MaxItemBytes int64
