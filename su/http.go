@@ -13,6 +13,7 @@ import (
 
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/dataitem/aoapi"
+	"github.com/aonode/aonode/internal/httpcount"
 	"github.com/aonode/aonode/store"
 )
 
@@ -49,31 +50,10 @@ func (s *SU) Handler() http.Handler {
 	return s.countRequests(mux)
 }
 
-// statusRecorder remembers the status for the request counter.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 // countRequests counts requests by route and status, and answers CORS like the reference
 // (any origin, method and header) so that browser clients can call the SU directly.
 func (s *SU) countRequests(mux *http.ServeMux) http.Handler {
+	counted := httpcount.Handler(s.metrics.requests, mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
@@ -87,17 +67,7 @@ func (s *SU) countRequests(mux *http.ServeMux) http.Handler {
 			s.metrics.requests.WithLabelValues("preflight", "200").Inc()
 			return
 		}
-		rec := &statusRecorder{ResponseWriter: w}
-		mux.ServeHTTP(rec, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		code := rec.code
-		if code == 0 {
-			code = http.StatusOK
-		}
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		counted.ServeHTTP(w, r)
 	})
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/internal/httpcount"
 	"github.com/aonode/aonode/store"
 )
 
@@ -64,7 +65,7 @@ type Gateway struct {
 	src      ItemStore
 	maxBytes int64
 	log      *slog.Logger
-	mux      *http.ServeMux
+	counted  http.Handler // the routes, counted by route and status
 	requests *prometheus.CounterVec
 	uploads  *prometheus.CounterVec
 }
@@ -113,45 +114,12 @@ func New(opts Options) (*Gateway, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found")
 	})
-	g.mux = mux
+	g.counted = httpcount.Handler(g.requests, mux, "/")
 	return g, nil
 }
 
 // ServeHTTP serves the gateway routes.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &statusRecorder{ResponseWriter: w}
-	g.mux.ServeHTTP(rec, r)
-	route := r.Pattern
-	if route == "" || route == "/" {
-		route = "unmatched"
-	}
-	code := rec.code
-	if code == 0 {
-		code = http.StatusOK
-	}
-	g.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.counted.ServeHTTP(w, r) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
