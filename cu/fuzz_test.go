@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/aonode/aonode/dataitem/aoapi"
+	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/su"
 )
 
 func FuzzParseTags(f *testing.F) {
@@ -37,6 +39,9 @@ func FuzzParseTags(f *testing.F) {
 func FuzzSUMessage(f *testing.F) {
 	f.Add([]byte(`{"message":{"id":"m","owner":{"address":"a","key":"k"},"data":"d","tags":[{"name":"From-Process","value":"p"}],"signature":"s","anchor":null,"target":"t"},"assignment":{"id":"a","owner":{"address":"a","key":"k"},"tags":[{"name":"Process","value":"p"},{"name":"Nonce","value":"1"},{"name":"Timestamp","value":"5"},{"name":"Block-Height","value":"000000000001"},{"name":"Message","value":"m"}],"signature":"s","anchor":null,"target":""}}`))
 	f.Add([]byte(`{"message":null,"assignment":{"id":"a","tags":[]}}`))
+	pid := dataitem.EncodeID(make([]byte, 32))
+	seed, _ := su.SeedHashChain(pid)
+	f.Add([]byte(`{"message":null,"assignment":{"id":"` + pid + `","tags":[{"name":"Process","value":"` + pid + `"},{"name":"Nonce","value":"0"},{"name":"Timestamp","value":"5"},{"name":"Block-Height","value":"1"},{"name":"Message","value":"` + pid + `"},{"name":"Hash-Chain","value":"` + seed + `"}]}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var m aoapi.MessageNode
 		if json.Unmarshal(raw, &m) != nil {
@@ -54,6 +59,21 @@ func FuzzSUMessage(f *testing.F) {
 				t.Fatalf("message does not encode: %v", err)
 			}
 		}
-		verifyHashChain(s.Process, s, s.AssignmentID, s.HashChain)
+		// The CU's check of a chain link agrees with the SU that makes it.
+		for _, prev := range [][2]string{{"", ""}, {s.AssignmentID, s.HashChain}} {
+			var want string
+			var err error
+			if prev[0] == "" {
+				if _, derr := dataitem.DecodeID(s.Process); derr != nil {
+					continue // not a process id an SU could have seeded a chain from
+				}
+				want, err = su.SeedHashChain(s.Process)
+			} else {
+				want, err = su.NextHashChain(prev[0], prev[1])
+			}
+			if got := verifyHashChain(s.Process, s, prev[0], prev[1]); got != (err == nil && s.HashChain == want) {
+				t.Fatalf("verifyHashChain(%q, %q, %q) = %v; the SU's chain is %q (%v), the slot says %q", s.Process, prev[0], prev[1], got, want, err, s.HashChain)
+			}
+		}
 	})
 }

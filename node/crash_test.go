@@ -230,7 +230,11 @@ type listPage struct {
 // verify reads every process's whole schedule through the API and checks it.
 func (c *crashRun) verify(round int) {
 	c.t.Helper()
-	seen := map[string]uint64{}
+	type slotAt struct {
+		pid   string
+		nonce uint64
+	}
+	seen := map[string]slotAt{}
 	for _, pid := range c.pids {
 		var prevAID, prevHC string
 		next := uint64(0)
@@ -271,7 +275,7 @@ func (c *crashRun) verify(round int) {
 				if _, dup := seen[e.Node.Message.ID]; dup {
 					c.t.Fatalf("round %d: message %s scheduled twice", round, e.Node.Message.ID)
 				}
-				seen[e.Node.Message.ID] = nonce
+				seen[e.Node.Message.ID] = slotAt{pid, nonce}
 				prevAID, prevHC = e.Node.Assignment.ID, tags["Hash-Chain"]
 				next++
 				from = e.Cursor
@@ -284,14 +288,17 @@ func (c *crashRun) verify(round int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, pid := range c.owner {
-		nonce, ok := seen[id]
+		at, ok := seen[id]
 		if !ok {
 			c.t.Fatalf("round %d: acknowledged message %s of %s is missing", round, id, pid)
 		}
-		if first, ok := c.slots[id]; ok && first != nonce {
-			c.t.Fatalf("round %d: message %s moved from slot %d to %d", round, id, first, nonce)
+		if at.pid != pid {
+			c.t.Fatalf("round %d: message %s to %s is in the schedule of %s", round, id, pid, at.pid)
 		}
-		c.slots[id] = nonce
+		if first, ok := c.slots[id]; ok && first != at.nonce {
+			c.t.Fatalf("round %d: message %s moved from slot %d to %d", round, id, first, at.nonce)
+		}
+		c.slots[id] = at.nonce
 	}
 	if len(seen) < len(c.owner) {
 		c.t.Fatal(errors.New("fewer scheduled than acknowledged"))

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/store"
 )
 
@@ -263,15 +265,46 @@ func TestHeadRecoveredFromStore(t *testing.T) {
 }
 
 // A failed commit is refused and leaves nothing behind; the head is reloaded afterwards.
+// A commit the store refuses (here: an item over the in-memory store's value limit, refused
+// when the batch is committed, after its assignment was built and signed) leaves nothing: no
+// item, no slot, no head in memory built on it, and the next message takes the nonce the
+// refused one would have had, on an unbroken chain.
 func TestCommitFailureLeavesNoTrace(t *testing.T) {
 	e := newTestEnv(t)
 	p := e.process()
 	e.submit(p)
+	big := e.sign(dataitem.Fields{
+		Target: mustDecodeID(t, p.ID()),
+		Tags:   []dataitem.Tag{{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}, {Name: "Type", Value: "Message"}},
+		Data:   make([]byte, store.MaxInMemoryValueBytes+1),
+	})
+	_, err := e.su.Submit(context.Background(), big.Raw())
+	if !errors.Is(err, store.ErrTooLarge) || !strings.Contains(err.Error(), "commit slots") {
+		t.Fatalf("commit of an item over the store's limit: %v", err)
+	}
+	st := e.su.seq.(*Local).procs[p.ID()]
+	if st != nil && (st.loaded || st.head != nil) {
+		t.Fatalf("the failed commit left a head in memory: loaded %v head %+v", st.loaded, st.head)
+	}
+	if _, err := e.db.Item(big.ID()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused item is stored: %v", err)
+	}
+	if _, err := e.db.SlotByMessage(p.ID(), big.ID()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused item has a slot: %v", err)
+	}
+	if last, err := e.db.LastSlot(p.ID()); err != nil || last.Nonce != 0 {
+		t.Fatalf("last slot after the failure: %+v %v", last, err)
+	}
+	if r := e.submit(e.message(p.ID(), nil)); r.Slot.Nonce != 1 {
+		t.Fatalf("next message got nonce %d, want 1", r.Slot.Nonce)
+	}
+	verifyChain(t, e.db, p.ID())
+
+	// A closed store refuses too, and still nothing is acknowledged.
 	if err := e.db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.su.Submit(context.Background(), e.message(p.ID(), nil).Raw())
-	if !errors.Is(err, store.ErrClosed) {
+	if _, err := e.su.Submit(context.Background(), e.message(p.ID(), nil).Raw()); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("commit on a closed store: %v", err)
 	}
 }
@@ -402,4 +435,13 @@ func TestStoreClosedUnderLoad(t *testing.T) {
 	if len(acked) < 100 {
 		t.Fatalf("only %d acknowledged", len(acked))
 	}
+}
+
+func mustDecodeID(t testing.TB, id string) []byte {
+	t.Helper()
+	b, err := dataitem.DecodeID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[:]
 }

@@ -110,6 +110,8 @@ type bench struct {
 	mu        sync.Mutex
 	published map[string]time.Time // assignment id → publish time
 	publisher map[string]int
+	roundOf   map[string]int // assignment id → the round that published it
+	cur       int            // the round being measured
 	latencies []time.Duration
 	seen      map[string]bool // assignment id + follower
 	count     atomic.Int64
@@ -122,7 +124,7 @@ func run(p params) error {
 	cfg := p2p.DefaultConfig()
 	cfg.Gossip.HeartbeatInterval = p.heartbeat
 	known := schedulers{}
-	b := &bench{params: p, published: map[string]time.Time{}, publisher: map[string]int{}, seen: map[string]bool{}}
+	b := &bench{params: p, published: map[string]time.Time{}, publisher: map[string]int{}, roundOf: map[string]int{}, seen: map[string]bool{}}
 	var err error
 	if b.user, err = dataitem.GenerateKey(dataitem.ED25519); err != nil {
 		return err
@@ -211,7 +213,9 @@ func (b *bench) record(follower int, id string, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	pub, ok := b.published[id]
-	if !ok || b.publisher[id] == follower {
+	// A delivery of an earlier round's push (one that arrived after that round's wait) is
+	// not this round's: counting it would credit this rate with the last one's stragglers.
+	if !ok || b.publisher[id] == follower || b.roundOf[id] != b.cur {
 		return
 	}
 	key := id + "/" + strconv.Itoa(follower)
@@ -240,8 +244,9 @@ func (b *bench) round(tw *tabwriter.Writer, rate float64) error {
 	}
 	b.mu.Lock()
 	b.latencies = b.latencies[:0]
-	b.mu.Unlock()
+	b.cur++
 	b.count.Store(0)
+	b.mu.Unlock()
 
 	ctx := context.Background()
 	interval := time.Duration(float64(time.Second) / rate)
@@ -252,6 +257,7 @@ func (b *bench) round(tw *tabwriter.Writer, rate float64) error {
 		}
 		b.mu.Lock()
 		b.published[p.assignment.ID()] = time.Now()
+		b.roundOf[p.assignment.ID()] = b.cur
 		b.mu.Unlock()
 		if err := b.net.Hosts[p.publisher].PublishAssignment(ctx, p.assignment, p.message); err != nil {
 			return fmt.Errorf("publish %d: %w", i, err)
