@@ -82,7 +82,7 @@ func (p *proc) checkpoint(ctx context.Context) error {
 		return fmt.Errorf("cu: writing checkpoint of %s: %w", p.pid, err)
 	}
 	p.ckptSHA, p.ckptParts = sum[:], uint32(len(chunks))
-	p.sinceCkpt, p.lastCkpt = 0, time.Now()
+	p.sinceCkpt, p.lastCkpt = 0, p.c.cfg.Clock.Now()
 	p.c.m.checkpoints.Inc()
 	p.c.m.checkpointBytes.Observe(float64(buf.Len()))
 	p.c.m.checkpointSeconds.Observe(time.Since(start).Seconds())

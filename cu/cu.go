@@ -53,9 +53,22 @@ type Config struct {
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
 	Logger     *slog.Logger
-	// Now is the wall clock for GET / and the cron right boundary (default time.Now).
-	Now func() time.Time
+	// Clock is the time GET / reports and checkpoints are timed by: the age of the last one,
+	// and the idle wait before one (default: the wall clock). Evaluation never reads it.
+	Clock Clock
 }
+
+// Clock is what the CU reads and waits on.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// wallClock is the real time.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 func (c *Config) setDefaults() {
 	if c.Items == nil && c.Store != nil {
@@ -88,8 +101,8 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = wallClock{}
 	}
 	if c.Registerer == nil {
 		reg := prometheus.NewRegistry()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aonode/aonode/cu/module"
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/internal/fakeclock"
 	"github.com/aonode/aonode/store"
 )
 
@@ -49,6 +50,8 @@ type harness struct {
 	mod  string
 	reg  *prometheus.Registry
 	opts func(*Config)
+	// clock is the CU's: it reads 1,800,000,000,000 ms and moves only when a test advances it.
+	clock *fakeclock.Clock
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -68,7 +71,8 @@ func openStore(t testing.TB, dir string) *store.DB {
 }
 
 func newHarness(t testing.TB, opts func(*Config)) *harness {
-	h := &harness{t: t, su: newFakeSU(t), gw: newFakeGateway(t), rt: &fakeRuntime{}, opts: opts}
+	h := &harness{t: t, su: newFakeSU(t), gw: newFakeGateway(t), rt: &fakeRuntime{}, opts: opts,
+		clock: fakeclock.New(time.UnixMilli(1_800_000_000_000))}
 	h.mod = h.gw.addModule([]byte("fake wasm"), moduleTags(string(fakeFormat),
 		Tag{Name: "Memory-Limit", Value: "1-mb"}, Tag{Name: "Compute-Limit", Value: "9000000"}))
 	h.db = openStore(t, "")
@@ -91,7 +95,7 @@ func (h *harness) config() Config {
 		Store: h.db, Signer: testSigner(), Source: src, Gateway: gw,
 		Runtimes:        map[module.Format]Runtime{fakeFormat: h.rt},
 		CheckpointEvery: 10, CommitEvery: 4, Registerer: h.reg, Logger: quietLogger(),
-		Now: func() time.Time { return time.UnixMilli(1_800_000_000_000) },
+		Clock: h.clock,
 	}
 	if h.opts != nil {
 		h.opts(&cfg)

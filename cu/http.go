@@ -109,7 +109,7 @@ func (c *CU) handleRoot(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, struct {
 		Address   string `json:"address"`
 		Timestamp int64  `json:"timestamp"`
-	}{c.address, c.cfg.Now().UnixMilli()})
+	}{c.address, c.cfg.Clock.Now().UnixMilli()})
 	return nil
 }
 

@@ -172,18 +172,30 @@ func waitIdle(t testing.TB, c *CU, pid string) {
 	}
 }
 
+// An evaluator with nothing to do writes its checkpoint IdleCheckpoint after its last pass,
+// by the CU's clock, and stops: not a moment before.
 func TestIdleCheckpoint(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.CheckpointEvery = 1000; c.IdleCheckpoint = time.Millisecond })
+	const idle = 10 * time.Second
+	h := newHarness(t, func(c *Config) { c.CheckpointEvery = 1000; c.IdleCheckpoint = idle })
 	defer h.close()
 	pid := h.su.addProcess(h.mod, false)
 	ids := h.addMessages(pid, 3)
 	wantStatus(t, h.get("/result/"+ids[2]+"?process-id="+pid), 200, "")
-	// The evaluator stops once it has written the idle checkpoint.
 	p, err := h.cu.getProc(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.clock.WaitFor(ctx, 1); err != nil {
+		t.Fatalf("the evaluator is not waiting to checkpoint: %v", err)
+	}
+	h.clock.Advance(idle - time.Millisecond)
+	if got := counterValue(t, h.cu.m.checkpoints); got != 0 || h.clock.Waiting() != 1 {
+		t.Fatalf("%v checkpoints before the idle delay passed", got)
+	}
+	h.clock.Advance(time.Millisecond)
+	// The evaluator stops once it has written the idle checkpoint.
 	for {
 		p.mu.Lock()
 		running, ch := p.running, p.progress
@@ -193,7 +205,7 @@ func TestIdleCheckpoint(t *testing.T) {
 		}
 		select {
 		case <-ch:
-		case <-deadline:
+		case <-ctx.Done():
 			t.Fatal("the evaluator did not stop")
 		}
 	}

@@ -184,12 +184,10 @@ func (p *proc) run() {
 // idleWait waits for a kick (true: run another pass) or for the idle delay, after which it
 // writes the checkpoint and ends the goroutine's work (false).
 func (p *proc) idleWait(ctx context.Context) bool {
-	timer := time.NewTimer(p.c.cfg.IdleCheckpoint)
-	defer timer.Stop()
 	select {
 	case <-p.wake:
 	case <-ctx.Done():
-	case <-timer.C:
+	case <-p.c.cfg.Clock.After(p.c.cfg.IdleCheckpoint):
 		if err := p.acquire(ctx); err == nil {
 			p.mu.Lock()
 			again := p.again
@@ -286,7 +284,7 @@ func (p *proc) pass(ctx context.Context) (err error) {
 			err = errors.Join(err, ferr)
 			return
 		}
-		if p.sinceCkpt > 0 && (p.sinceCkpt >= p.c.cfg.CheckpointEvery || time.Since(p.lastCkpt) >= p.c.cfg.CheckpointInterval) {
+		if p.sinceCkpt > 0 && (p.sinceCkpt >= p.c.cfg.CheckpointEvery || p.c.cfg.Clock.Now().Sub(p.lastCkpt) >= p.c.cfg.CheckpointInterval) {
 			if cerr := p.checkpoint(ctx); cerr != nil {
 				p.c.log.Warn("checkpoint failed", "process", p.pid, "err", cerr)
 			}
@@ -385,7 +383,7 @@ func (p *proc) load(ctx context.Context) error {
 		return err
 	}
 	p.def, p.st, p.mem, p.inst = def, st, mem, nil
-	p.ckptSHA, p.ckptParts, p.lastCkpt, p.sinceCkpt = head.sha, head.Chunks, time.Now(), 0
+	p.ckptSHA, p.ckptParts, p.lastCkpt, p.sinceCkpt = head.sha, head.Chunks, p.c.cfg.Clock.Now(), 0
 	p.batch, p.pending = nil, 0
 	clear(p.pendingIDs)
 	clear(p.pendingDedupe)

@@ -53,9 +53,22 @@ type Config struct {
 	// NoBootCrank disables pulling and cranking the boot result of a spawned process (the
 	// reference's SPAWN_PUSH_ENABLED, on by default here).
 	NoBootCrank bool
-	// Now is the clock (tests); nil = time.Now.
-	Now func() time.Time
+	// Clock is the time tasks are stamped with and retries and cron polls wait on; tests
+	// pass a manual one (nil: the wall clock).
+	Clock Clock
 }
+
+// Clock is what the MU reads and waits on.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// wallClock is the real time.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
@@ -114,8 +127,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = wallClock{}
 	}
 	if c.Scheduler == nil || c.Compute == nil {
 		hc := c.HTTPClient

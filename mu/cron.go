@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aonode/aonode/store"
 )
@@ -30,7 +29,7 @@ func (m *MU) Monitor(ctx context.Context, pid string) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	enc, err := json.Marshal(monitorRecord{Since: m.cfg.Now().UnixMilli()})
+	enc, err := json.Marshal(monitorRecord{Since: m.cfg.Clock.Now().UnixMilli()})
 	if err != nil {
 		return err
 	}
@@ -62,13 +61,11 @@ func (m *MU) Unmonitor(ctx context.Context, pid string) error {
 
 func (m *MU) cronLoop() {
 	defer m.wg.Done()
-	t := time.NewTicker(m.cfg.CronInterval)
-	defer t.Stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-t.C:
+		case <-m.cfg.Clock.After(m.cfg.CronInterval):
 		case <-m.cronWake:
 		}
 		var pids []string

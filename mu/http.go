@@ -182,7 +182,7 @@ func (m *MU) Submit(it *dataitem.Item) error {
 		return err
 	}
 	id := it.ID()
-	t := &task{Kind: kindSend, Item: it.Raw(), PushedFor: id, Created: m.cfg.Now().UnixMilli(), Seq: m.nextSeq()}
+	t := &task{Kind: kindSend, Item: it.Raw(), PushedFor: id, Created: m.cfg.Clock.Now().UnixMilli(), Seq: m.nextSeq()}
 	if typ == "Process" {
 		t.Process, t.Boot = id, !m.cfg.NoBootCrank
 		if len(it.Target) == 32 {
@@ -245,7 +245,7 @@ func (m *MU) SubmitAssignment(a Assignment) (string, error) {
 		return "", err
 	}
 	t := &task{Kind: kindAssign, Process: a.Process, Message: a.Message, Exclude: a.Exclude, BaseLayer: a.BaseLayer,
-		Created: m.cfg.Now().UnixMilli(), Seq: m.nextSeq()}
+		Created: m.cfg.Clock.Now().UnixMilli(), Seq: m.nextSeq()}
 	key := deriveKey("assign", []byte(a.Process), []byte(a.Message))
 	e, ok := m.claim(key, t)
 	if !ok {

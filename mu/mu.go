@@ -118,7 +118,7 @@ func (m *MU) Start() error {
 	if err != nil {
 		return fmt.Errorf("mu: loading queue: %w", err)
 	}
-	now := time.Now()
+	now := m.cfg.Clock.Now()
 	var maxSeq uint64
 	m.qmu.Lock()
 	for _, l := range all {
@@ -223,7 +223,7 @@ func (m *MU) enqueue(qs []queued) {
 	if len(qs) == 0 {
 		return
 	}
-	now := time.Now()
+	now := m.cfg.Clock.Now()
 	m.qmu.Lock()
 	for _, q := range qs {
 		if _, ok := m.known[q.key]; ok {
@@ -256,7 +256,7 @@ func (m *MU) claim(key taskKey, t *task) (*entry, bool) {
 func (m *MU) release(e *entry) {
 	m.qmu.Lock()
 	e.claimed = false
-	e.readyAt = time.Now()
+	e.readyAt = m.cfg.Clock.Now()
 	heap.Push(&m.queue, e)
 	m.qmu.Unlock()
 	m.wake()
@@ -271,7 +271,7 @@ func (m *MU) forget(e *entry) {
 
 func (m *MU) retryLater(e *entry, d time.Duration) {
 	m.qmu.Lock()
-	e.readyAt = time.Now().Add(d)
+	e.readyAt = m.cfg.Clock.Now().Add(d)
 	heap.Push(&m.queue, e)
 	m.qmu.Unlock()
 	m.wake()
@@ -279,14 +279,12 @@ func (m *MU) retryLater(e *entry, d time.Duration) {
 
 func (m *MU) dispatch() {
 	defer m.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	for {
 		var next *entry
 		wait := time.Duration(-1)
 		m.qmu.Lock()
 		if len(m.queue) > 0 {
-			if d := time.Until(m.queue[0].readyAt); d <= 0 {
+			if d := m.queue[0].readyAt.Sub(m.cfg.Clock.Now()); d <= 0 {
 				next = heap.Pop(&m.queue).(*entry)
 			} else {
 				wait = d
@@ -301,10 +299,9 @@ func (m *MU) dispatch() {
 				return
 			}
 		}
-		var tc <-chan time.Time
+		var tc <-chan time.Time // nil: nothing due, wait for a notify
 		if wait >= 0 {
-			timer.Reset(wait)
-			tc = timer.C
+			tc = m.cfg.Clock.After(wait)
 		}
 		select {
 		case <-tc:
@@ -525,7 +522,7 @@ func (m *MU) stepSend(ctx context.Context, e *entry, t *task) (stepOut, error) {
 	}
 	var out stepOut
 	k := e.key[:]
-	now := m.cfg.Now().UnixMilli()
+	now := m.cfg.Clock.Now().UnixMilli()
 	add := func(key taskKey, c *task) {
 		c.Created, c.Seq = now, m.nextSeq()
 		out.children = append(out.children, queued{key, c})
@@ -580,7 +577,7 @@ func (m *MU) stepAssign(ctx context.Context, e *entry, t *task) (stepOut, error)
 			return stepOut{}, err
 		}
 	}
-	c := &task{Kind: kindResult, Process: t.Process, Message: t.Message, Created: m.cfg.Now().UnixMilli(), Seq: m.nextSeq()}
+	c := &task{Kind: kindResult, Process: t.Process, Message: t.Message, Created: m.cfg.Clock.Now().UnixMilli(), Seq: m.nextSeq()}
 	if e.assignmentID != "" {
 		c.Message, c.Alt = e.assignmentID, t.Message
 	}
@@ -619,7 +616,7 @@ func (m *MU) crank(ctx context.Context, pid string, res *Result, pushedFor strin
 			return nil, fmt.Errorf("mu: looking up sender %s: %w", pid, err)
 		}
 	}
-	now := m.cfg.Now().UnixMilli()
+	now := m.cfg.Clock.Now().UnixMilli()
 	var out []queued
 	add := func(key taskKey, c *task) {
 		c.Created, c.Seq = now, m.nextSeq()

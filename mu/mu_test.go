@@ -2,7 +2,9 @@ package mu
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/internal/fakeclock"
 	"github.com/aonode/aonode/store"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -655,4 +658,48 @@ func testLogger() *slog.Logger {
 		return slog.Default()
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// A failed step waits RetryBase, then twice that, on the MU's clock: driven by a manual clock,
+// nothing is retried a moment early and the retry comes when the clock says so, no sleeping.
+func TestRetriesWaitOnTheClock(t *testing.T) {
+	clock := fakeclock.New(time.Now())
+	w := newWorld(t, func(c *Config) {
+		c.Clock = clock
+		c.RetryBase, c.RetryMax, c.MaxAttempts = time.Second, 4*time.Second, 10
+	})
+	m := messageItem(t, w.user, w.a.ID())
+	key := w.a.ID() + "|" + m.ID()
+	w.cu.mu.Lock()
+	w.cu.fail[key] = http.StatusServiceUnavailable
+	w.cu.mu.Unlock()
+	if status, body := post(t, w.mu.srv.URL, m.Raw()); status != 202 {
+		t.Fatalf("POST = %d %s", status, body)
+	}
+	calls := func(n int) func() bool { return func() bool { return w.cu.calls(w.a.ID(), m.ID()) == n } }
+	// waits: the cron loop's, and the dispatcher's for the retry once it is queued.
+	ready := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := clock.WaitFor(ctx, 2); err != nil {
+			t.Fatalf("the retry is not waiting on the clock: %v (%d waits)", err, clock.Waiting())
+		}
+	}
+	for attempt, delay := range []time.Duration{time.Second, 2 * time.Second} {
+		waitFor(t, fmt.Sprintf("result request %d", attempt+1), calls(attempt+1))
+		ready()
+		clock.Advance(delay - time.Millisecond)
+		if n := clock.Waiting(); n != 2 || w.cu.calls(w.a.ID(), m.ID()) != attempt+1 {
+			t.Fatalf("attempt %d: retried before %v had passed (%d waits)", attempt+1, delay, n)
+		}
+		if attempt == 1 {
+			w.cu.mu.Lock()
+			delete(w.cu.fail, key)
+			w.cu.mu.Unlock()
+		}
+		clock.Advance(time.Millisecond)
+	}
+	waitFor(t, "the third result request", calls(3))
+	w.idle(t)
 }

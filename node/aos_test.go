@@ -77,17 +77,20 @@ func TestAOSLoopOnOneNode(t *testing.T) {
 	if res := c.result(p, send); !contains(res["Messages"], `"Target":"`+q+`"`) {
 		t.Fatalf("Send to q: %s", jsonOf(res))
 	}
-	waitFor(t, "q's Pong back in p", time.Minute, func() bool { return strings.Contains(state(p), "pongs=1 ") })
+	waitFor(t, "q's Pong back in p", time.Minute, func() string {
+		s := state(p)
+		return unless(strings.Contains(s, "pongs=1 "), "pongs=1 in p's state %q", s)
+	})
 
 	// A Lua Spawn: the child boots and the parent receives Spawned.
 	c.send(p, `Spawn(ao.env.Module.Id, {Data = "", Tags = {Name = "kid", Authority = "`+node+`"}})`, "Action", "Eval")
 	var child string
-	waitFor(t, "Spawned in p", time.Minute, func() bool {
+	waitFor(t, "Spawned in p", time.Minute, func() string {
 		s := state(p)
 		if i := strings.Index(s, "child="); i >= 0 && !strings.HasSuffix(s, "child=nil") {
 			child = strings.TrimSpace(s[i+len("child="):])
 		}
-		return child != ""
+		return unless(child != "", "a child in p's state %q", s)
 	})
 	if res := c.result(child, child); res["Error"] != nil {
 		t.Fatalf("boot of the child %s: %s", child, jsonOf(res))
@@ -98,8 +101,11 @@ func TestAOSLoopOnOneNode(t *testing.T) {
 	if r := c.do("POST", "/mu/monitor/"+p, "application/octet-stream", mon.Raw()); r.code != 200 {
 		t.Fatalf("monitor: %d %s", r.code, r.body)
 	}
-	waitFor(t, "a cron tick in p", time.Minute, func() bool { return !strings.Contains(state(p), "ticks=0 ") })
-	waitFor(t, "the crank queue to drain", time.Minute, func() bool { return n.MU().Pending() == 0 })
+	waitFor(t, "a cron tick in p", time.Minute, func() string {
+		s := state(p)
+		return unless(!strings.Contains(s, "ticks=0 "), "a tick in p's state %q", s)
+	})
+	waitFor(t, "the crank queue to drain", time.Minute, func() string { return pending(n) })
 	if dead, err := n.MU().DeadLetters(); err != nil || dead != 0 {
 		t.Fatalf("%d dead letters (%v)", dead, err)
 	}

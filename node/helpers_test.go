@@ -246,15 +246,34 @@ func tagMaps(kv ...string) []map[string]string {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+// waitFor polls missing until it reports nothing missing ("") or timeout passes, then fails
+// with what was still missing at the last look.
+func waitFor(t testing.TB, what string, timeout time.Duration, missing func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		m := missing()
+		if m == "" {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			t.Fatalf("timed out after %v waiting for %s; still missing: %s", timeout, what, m)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// pending is "" once n's crank queue is empty, else how many tasks it holds.
+func pending(n *Node) string {
+	return unless(n.MU().Pending() == 0, "%d crank tasks still queued", n.MU().Pending())
+}
+
+// unless is "" when ok, else the description of what is missing.
+func unless(ok bool, format string, args ...any) string {
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf(format, args...)
 }
 
 func contains(raw json.RawMessage, s string) bool { return strings.Contains(string(raw), s) }

@@ -56,17 +56,20 @@ func TestLoopOnOneNode(t *testing.T) {
 	if res := c.result(a, relay); !contains(res["Messages"], `"Target":"`+b+`"`) {
 		t.Fatalf("Relay outbox: %s", res["Messages"])
 	}
-	waitFor(t, "the Pong back in a", 30*time.Second, func() bool { return loopStateOf(t, c, a).Pongs == 1 })
+	waitFor(t, "the Pong back in a", 30*time.Second, func() string {
+		s := loopStateOf(t, c, a)
+		return unless(s.Pongs == 1, "a Pong in a (state %+v)", s)
+	})
 
 	// Spawn from a process: the child boots and the parent gets Spawned.
 	c.send(a, "", "Action", "Spawn", "Name", "child")
 	var child string
-	waitFor(t, "Spawned in a", 30*time.Second, func() bool {
+	waitFor(t, "Spawned in a", 30*time.Second, func() string {
 		s := loopStateOf(t, c, a)
 		if len(s.Spawned) == 1 {
 			child = s.Spawned[0]
 		}
-		return child != ""
+		return unless(child != "", "a Spawned notice in a (state %+v)", s)
 	})
 	if _, err := dataitem.DecodeID(child); err != nil {
 		t.Fatalf("Spawned names %q", child)
@@ -80,16 +83,16 @@ func TestLoopOnOneNode(t *testing.T) {
 	if r := c.do("POST", "/mu/monitor/"+a, "application/octet-stream", mon.Raw(), "Accept", "application/json"); r.code != 200 {
 		t.Fatalf("monitor: %d %s", r.code, r.body)
 	}
-	waitFor(t, "a cron tick cranked into a Tock", 30*time.Second, func() bool {
+	waitFor(t, "a cron tick cranked into a Tock", 30*time.Second, func() string {
 		s := loopStateOf(t, c, a)
-		return s.Ticks >= 1 && s.Tocks >= 1
+		return unless(s.Ticks >= 1 && s.Tocks >= 1, "a tick and a Tock in a (%d ticks, %d tocks)", s.Ticks, s.Tocks)
 	})
 	if r := c.do("DELETE", "/mu/monitor/"+a, "application/octet-stream", mon.Raw(), "Accept", "application/json"); r.code != 200 {
 		t.Fatalf("unmonitor: %d %s", r.code, r.body)
 	}
 
 	// Once the queue drains nothing was sent twice.
-	waitFor(t, "the crank queue to drain", 30*time.Second, func() bool { return n.MU().Pending() == 0 })
+	waitFor(t, "the crank queue to drain", 30*time.Second, func() string { return pending(n) })
 	if s := loopStateOf(t, c, b); s.Pings != 1 {
 		t.Fatalf("b got %d pings", s.Pings)
 	}

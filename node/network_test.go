@@ -87,8 +87,17 @@ func TestThreeNodesMeetThroughBootstrap(t *testing.T) {
 	}
 	// Records spread by gossip: a node hears of one it is not connected to within a record
 	// interval.
-	waitFor(t, "every node to know the others", 30*time.Second, func() bool {
-		return knows(a, b, p2p.RoleSU) && knows(a, c, p2p.RoleCU) && knows(c, b, p2p.RoleSU) && knows(c, a, p2p.RoleMU)
+	waitFor(t, "every node to know the others", 30*time.Second, func() string {
+		var missing []string
+		for _, k := range []struct {
+			n, m       *Node
+			name, role string
+		}{{a, b, "A knows B", p2p.RoleSU}, {a, c, "A knows C", p2p.RoleCU}, {c, b, "C knows B", p2p.RoleSU}, {c, a, "C knows A", p2p.RoleMU}} {
+			if !knows(k.n, k.m, k.role) {
+				missing = append(missing, k.name+" as "+k.role)
+			}
+		}
+		return strings.Join(missing, ", ")
 	})
 
 	client := newClient(t, a.URL(), seedSigner(20))
@@ -104,7 +113,7 @@ func TestThreeNodesMeetThroughBootstrap(t *testing.T) {
 		t.Fatalf("Add on C: %s", res["Output"])
 	}
 	// The MU read the results from C too: its queue drains without a dead letter.
-	waitFor(t, "A's crank queue to drain", 30*time.Second, func() bool { return a.MU().Pending() == 0 })
+	waitFor(t, "A's crank queue to drain", 30*time.Second, func() string { return pending(a) })
 	if dead, err := a.MU().DeadLetters(); err != nil || dead != 0 {
 		t.Fatalf("%d dead letters on A (%v)", dead, err)
 	}
@@ -136,20 +145,23 @@ func TestThreeNodesMeetThroughBootstrap(t *testing.T) {
 
 	// D joins late, bootstrapping from A only: it finds B through the directory.
 	d := p2pNode(t, 13, []string{RoleCU}, a)
-	waitFor(t, "D to know the SU", 30*time.Second, func() bool { return knows(d, b, p2p.RoleSU) })
+	waitFor(t, "D to know the SU", 30*time.Second, func() string {
+		return unless(knows(d, b, p2p.RoleSU), "B's record on D (D knows %d peers)", len(d.Host().Directory().Peers()))
+	})
 	atD := newClient(t, d.URL(), nil)
 	if got, want := atD.do("GET", "/cu/result/"+add+"?process-id="+pid, "", nil), atC.do("GET", "/cu/result/"+add+"?process-id="+pid, "", nil); got.code != 200 || string(got.body) != string(want.body) {
 		t.Fatalf("D's catch-up result differs from C's:\nD %d %s\nC %d %s", got.code, got.body, want.code, want.body)
 	}
 	// D now follows the process topic; once B counts it among the topic's peers, a new
 	// message reaches D's evaluator by gossip, without anyone asking D for it.
-	waitFor(t, "B to see D on the process topic", 30*time.Second, func() bool {
-		return slices.Contains(b.Host().ProcessPeers(pid), d.Host().ID())
+	waitFor(t, "B to see D on the process topic", 30*time.Second, func() string {
+		peers := b.Host().ProcessPeers(pid)
+		return unless(slices.Contains(peers, d.Host().ID()), "D among B's %d topic peers", len(peers))
 	})
 	add2 := client.send(pid, "", "Action", "Add", "N", "7")
-	waitFor(t, "D to evaluate the pushed message unasked", 30*time.Second, func() bool {
+	waitFor(t, "D to evaluate the pushed message unasked", 30*time.Second, func() string {
 		_, err := d.Store().EvalResultByMessage(pid, add2)
-		return err == nil
+		return unless(err == nil, "D's result of %s: %v", add2, err)
 	})
 	gotD := atD.do("GET", "/cu/result/"+add2+"?process-id="+pid, "", nil)
 	gotC := atC.do("GET", "/cu/result/"+add2+"?process-id="+pid, "", nil)
