@@ -6,8 +6,11 @@
 // environment (none for format 4), argv ["./this.program"], per-message gas refill and
 // "out of gas!", the emscripten_resize_heap growth rule, the message strings on the wasm
 // stack with the glue's reservation, and format 4's Asyncify unwind/rewind for the
-// WeaveDrive imports. Output, Messages, Spawns, Assignments, Error, GasUsed and the whole
-// linear memory after every message are byte-identical to the reference loader's.
+// WeaveDrive imports. Output, Messages, Spawns, Assignments, Error, Patches and GasUsed are
+// the bytes the reference loader's result gives (as JSON.stringify writes them), and the
+// whole linear memory after every message is byte-identical to the reference loader's: the
+// vectors of ../shared/vectors/aoloader check this for formats 1, 2 and 4 (format 3 has no
+// reference fixture).
 //
 // API:
 //
@@ -33,5 +36,5 @@
 // written (the reference writes past the stack first); the WeaveDrive extension is absent,
 // so open returns null after the Asyncify round trip and read/close trap. The formats with
 // load-time metering (…-metering) and the wasm64 formats return ErrUnsupportedFormat
-// (wazero has no memory64). Format 3 follows emscripten3.cjs but has no reference fixture.
+// (wazero has no memory64). Format 3 follows emscripten3.cjs; no reference session checks it.
 package emscripten

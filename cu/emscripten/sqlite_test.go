@@ -42,7 +42,7 @@ func TestSqliteModule(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Error != nil || !sameJSON(res.Output, json.RawMessage(s.output)) || res.GasUsed != 0 {
+		if res.Error != nil || !sameBytes(res.Output, json.RawMessage(s.output)) || res.GasUsed != 0 {
 			t.Errorf("step %d: Output %s Error %s GasUsed %d, want %s", i, res.Output, res.Error, res.GasUsed, s.output)
 		}
 		if got := len(proc.Memory()); got != 7602176 {
