@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/aonode/aonode/cu/module"
-	"github.com/aonode/aonode/internal/fixtures"
+	"github.com/aonode/aonode/node/fixtures"
 )
 
 // aosWasm reads the aos fixture (shared/fixtures/wasm/aos.wasm beside the repository).

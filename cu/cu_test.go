@@ -22,7 +22,7 @@ import (
 
 	"github.com/aonode/aonode/cu/module"
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/internal/fakeclock"
+	"github.com/aonode/aonode/node/fakeclock"
 	"github.com/aonode/aonode/store"
 )
 

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/internal/fakeclock"
+	"github.com/aonode/aonode/node/fakeclock"
 	"github.com/aonode/aonode/store"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/internal/fixtures"
+	"github.com/aonode/aonode/node/fixtures"
 )
 
 // buildDir holds what the tests build once per run (the aonode binary, test modules); made

@@ -13,7 +13,7 @@ import (
 
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/dataitem/aoapi"
-	"github.com/aonode/aonode/internal/httpcount"
+	"github.com/aonode/aonode/node/httpcount"
 	"github.com/aonode/aonode/store"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aonode/aonode/internal/fixtures"
+	"github.com/aonode/aonode/node/fixtures"
 )
 
 // evalShared returns ../shared beside the repository root: skipped where absent, failed under CI=true.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/aonode/aonode/cu/emscripten/jsjson"
 	"github.com/aonode/aonode/cu/module"
-	"github.com/aonode/aonode/internal/fixtures"
+	"github.com/aonode/aonode/node/fixtures"
 )
 
 // sharedDir is ../shared next to the repository root; skipped where absent, failed under CI=true.

@@ -25,7 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/internal/httpcount"
+	"github.com/aonode/aonode/node/httpcount"
 	"github.com/aonode/aonode/store"
 )
 
