@@ -13,6 +13,7 @@ import (
 
 	"github.com/aonode/aonode/cu/module"
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/node/clock"
 	"github.com/aonode/aonode/store"
 )
 
@@ -64,12 +65,6 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-// wallClock is the real time.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                         { return time.Now() }
-func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 func (c *Config) setDefaults() {
 	if c.Items == nil && c.Store != nil {
 		c.Items = c.Store
@@ -102,7 +97,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.Default()
 	}
 	if c.Clock == nil {
-		c.Clock = wallClock{}
+		c.Clock = clock.Wall{}
 	}
 	if c.Registerer == nil {
 		reg := prometheus.NewRegistry()

@@ -22,7 +22,7 @@ import (
 
 	"github.com/aonode/aonode/cu/module"
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/node/fakeclock"
+	"github.com/aonode/aonode/node/clock"
 	"github.com/aonode/aonode/store"
 )
 
@@ -51,7 +51,7 @@ type harness struct {
 	reg  *prometheus.Registry
 	opts func(*Config)
 	// clock is the CU's: it reads 1,800,000,000,000 ms and moves only when a test advances it.
-	clock *fakeclock.Clock
+	clock *clock.Manual
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -72,7 +72,7 @@ func openStore(t testing.TB, dir string) *store.DB {
 
 func newHarness(t testing.TB, opts func(*Config)) *harness {
 	h := &harness{t: t, su: newFakeSU(t), gw: newFakeGateway(t), rt: &fakeRuntime{}, opts: opts,
-		clock: fakeclock.New(time.UnixMilli(1_800_000_000_000))}
+		clock: clock.NewManual(time.UnixMilli(1_800_000_000_000))}
 	h.mod = h.gw.addModule([]byte("fake wasm"), moduleTags(string(fakeFormat),
 		Tag{Name: "Memory-Limit", Value: "1-mb"}, Tag{Name: "Compute-Limit", Value: "9000000"}))
 	h.db = openStore(t, "")

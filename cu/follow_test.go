@@ -33,13 +33,18 @@ func TestWakeEvaluatesUnasked(t *testing.T) {
 	}
 }
 
-// passesDone is how many catch-up passes pid's evaluator has finished.
-func passesDone(t *testing.T, h *harness, pid string) uint64 {
+func procOf(t *testing.T, h *harness, pid string) *proc {
 	t.Helper()
 	p, err := h.cu.getProc(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// passesDone is how many catch-up passes pid's evaluator has finished.
+func passesDone(t *testing.T, h *harness, pid string) uint64 {
+	p := procOf(t, h, pid)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.passDone
@@ -49,10 +54,7 @@ func passesDone(t *testing.T, h *harness, pid string) uint64 {
 // none is running: a wake starts a pass, or, when one is running, makes another follow it.
 func waitPass(t *testing.T, h *harness, pid string, before uint64) {
 	t.Helper()
-	p, err := h.cu.getProc(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := procOf(t, h, pid)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	deadline := time.After(20 * time.Second)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/node/clock"
 	"github.com/aonode/aonode/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -63,12 +64,6 @@ type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time
 }
-
-// wallClock is the real time.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                         { return time.Now() }
-func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
@@ -128,7 +123,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.Default()
 	}
 	if c.Clock == nil {
-		c.Clock = wallClock{}
+		c.Clock = clock.Wall{}
 	}
 	if c.Scheduler == nil || c.Compute == nil {
 		hc := c.HTTPClient

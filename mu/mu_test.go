@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/node/fakeclock"
+	"github.com/aonode/aonode/node/clock"
 	"github.com/aonode/aonode/store"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -663,9 +663,9 @@ func testLogger() *slog.Logger {
 // A failed step waits RetryBase, then twice that, on the MU's clock: driven by a manual clock,
 // nothing is retried a moment early and the retry comes when the clock says so, no sleeping.
 func TestRetriesWaitOnTheClock(t *testing.T) {
-	clock := fakeclock.New(time.Now())
+	clk := clock.NewManual(time.Now())
 	w := newWorld(t, func(c *Config) {
-		c.Clock = clock
+		c.Clock = clk
 		c.RetryBase, c.RetryMax, c.MaxAttempts = time.Second, 4*time.Second, 10
 	})
 	m := messageItem(t, w.user, w.a.ID())
@@ -682,15 +682,15 @@ func TestRetriesWaitOnTheClock(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		if err := clock.WaitFor(ctx, 2); err != nil {
-			t.Fatalf("the retry is not waiting on the clock: %v (%d waits)", err, clock.Waiting())
+		if err := clk.WaitFor(ctx, 2); err != nil {
+			t.Fatalf("the retry is not waiting on the clock: %v (%d waits)", err, clk.Waiting())
 		}
 	}
 	for attempt, delay := range []time.Duration{time.Second, 2 * time.Second} {
 		waitFor(t, fmt.Sprintf("result request %d", attempt+1), calls(attempt+1))
 		ready()
-		clock.Advance(delay - time.Millisecond)
-		if n := clock.Waiting(); n != 2 || w.cu.calls(w.a.ID(), m.ID()) != attempt+1 {
+		clk.Advance(delay - time.Millisecond)
+		if n := clk.Waiting(); n != 2 || w.cu.calls(w.a.ID(), m.ID()) != attempt+1 {
 			t.Fatalf("attempt %d: retried before %v had passed (%d waits)", attempt+1, delay, n)
 		}
 		if attempt == 1 {
@@ -698,7 +698,7 @@ func TestRetriesWaitOnTheClock(t *testing.T) {
 			delete(w.cu.fail, key)
 			w.cu.mu.Unlock()
 		}
-		clock.Advance(time.Millisecond)
+		clk.Advance(time.Millisecond)
 	}
 	waitFor(t, "the third result request", calls(3))
 	w.idle(t)

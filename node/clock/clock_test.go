@@ -1,4 +1,4 @@
-package fakeclock
+package clock
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 )
 
 func TestAdvanceFiresDueWaits(t *testing.T) {
-	c := New(time.Unix(100, 0))
+	c := NewManual(time.Unix(100, 0))
 	if got := <-c.After(0); !got.Equal(time.Unix(100, 0)) {
 		t.Fatalf("After(0) = %v", got)
 	}

@@ -1,7 +1,8 @@
-// Package fakeclock is a clock for tests that moves only when told: code that waits on it
-// (retries, timers, polls) is driven by Advance instead of by sleeping. It fits the small
-// Clock interfaces the packages declare where they wait (Now and After).
-package fakeclock
+// Package clock has the two clocks that fit the small Clock interfaces the packages declare
+// where they wait (Now and After): Wall, the real time, and Manual, for tests, which moves
+// only when told, so that code that waits on it (retries, timers, polls) is driven by Advance
+// instead of by sleeping.
+package clock
 
 import (
 	"context"
@@ -9,8 +10,17 @@ import (
 	"time"
 )
 
-// Clock is a manual clock. The zero value is not usable; call New.
-type Clock struct {
+// Wall is the real time.
+type Wall struct{}
+
+// Now is time.Now.
+func (Wall) Now() time.Time { return time.Now() }
+
+// After is time.After.
+func (Wall) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Manual is a clock that moves only when told. The zero value is not usable; call NewManual.
+type Manual struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []waiter
@@ -22,20 +32,20 @@ type waiter struct {
 	ch chan time.Time
 }
 
-// New returns a clock reading start.
-func New(start time.Time) *Clock {
-	return &Clock{now: start, changed: make(chan struct{})}
+// NewManual returns a clock reading start.
+func NewManual(start time.Time) *Manual {
+	return &Manual{now: start, changed: make(chan struct{})}
 }
 
 // Now is the clock's time.
-func (c *Clock) Now() time.Time {
+func (c *Manual) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
 // After delivers the clock's time once it has advanced by d (at once for d <= 0).
-func (c *Clock) After(d time.Duration) <-chan time.Time {
+func (c *Manual) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
@@ -50,7 +60,7 @@ func (c *Clock) After(d time.Duration) <-chan time.Time {
 }
 
 // Advance moves the clock d forward and fires the waits that have come due.
-func (c *Clock) Advance(d time.Duration) {
+func (c *Manual) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -66,7 +76,7 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 // Waiting is how many waits have not fired yet.
-func (c *Clock) Waiting() int {
+func (c *Manual) Waiting() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.waiters)
@@ -74,7 +84,7 @@ func (c *Clock) Waiting() int {
 
 // WaitFor returns once at least n waits are pending (the code under test has reached its
 // wait), or ctx's error.
-func (c *Clock) WaitFor(ctx context.Context, n int) error {
+func (c *Manual) WaitFor(ctx context.Context, n int) error {
 	for {
 		c.mu.Lock()
 		if len(c.waiters) >= n {
