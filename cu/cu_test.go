@@ -71,8 +71,7 @@ func openStore(t testing.TB, dir string) *store.DB {
 }
 
 func newHarness(t testing.TB, opts func(*Config)) *harness {
-	h := &harness{t: t, su: newFakeSU(t), gw: newFakeGateway(t), rt: &fakeRuntime{}, opts: opts,
-		clock: clock.NewManual(time.UnixMilli(1_800_000_000_000))}
+	h := &harness{t: t, su: newFakeSU(t), gw: newFakeGateway(t), rt: &fakeRuntime{}, opts: opts}
 	h.mod = h.gw.addModule([]byte("fake wasm"), moduleTags(string(fakeFormat),
 		Tag{Name: "Memory-Limit", Value: "1-mb"}, Tag{Name: "Compute-Limit", Value: "9000000"}))
 	h.db = openStore(t, "")
@@ -91,6 +90,9 @@ func (h *harness) config() Config {
 		h.t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()
+	if h.clock == nil {
+		h.clock = clock.NewManual(time.UnixMilli(1_800_000_000_000))
+	}
 	cfg := Config{
 		Store: h.db, Signer: testSigner(), Source: src, Gateway: gw,
 		Runtimes:        map[module.Format]Runtime{fakeFormat: h.rt},

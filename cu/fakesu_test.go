@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -91,8 +92,25 @@ func (f *fakeSU) addMessage(pid string, tsStep int64, data string, tags ...Tag) 
 func (f *fakeSU) addMessageBy(pid string, owner dataitem.Signer, tsStep int64, data string, tags ...Tag) string {
 	f.srv.Advance(tsStep)
 	m := sutest.Message(f.t, owner, pid, data, itemTags(tags)...)
+	// ed25519 signatures are deterministic: the same owner sending the same data and tags
+	// twice makes the same item, which an SU refuses. Such a repeat gets an anchor of its own.
+	for n := 1; f.held(m.ID()); n++ {
+		target, _ := dataitem.DecodeID(pid)
+		anchor := fmt.Sprintf("repeat-%025d", n)
+		var err error
+		m, err = dataitem.Sign(owner, dataitem.Fields{Target: target[:], Anchor: []byte(anchor), Tags: m.Tags, Data: m.Data})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+	}
 	f.submit(m)
 	return m.ID()
+}
+
+// held reports whether the SU already holds item id.
+func (f *fakeSU) held(id string) bool {
+	_, err := f.srv.DB.Item(id)
+	return err == nil
 }
 
 func (f *fakeSU) submit(it *dataitem.Item) {
