@@ -15,6 +15,7 @@ import (
 
 	"github.com/aonode/aonode/cu/module"
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/store"
 )
 
@@ -535,20 +536,9 @@ func (c *CU) handleState(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// DryRunMessage is the message a dry-run evaluates (the POST /dry-run body); unknown keys
-// are ignored.
-type DryRunMessage struct {
-	ID          string          `json:"Id"`
-	Signature   string          `json:"Signature"`
-	Data        json.RawMessage `json:"Data"`
-	Owner       string          `json:"Owner"`
-	Target      string          `json:"Target"`
-	Anchor      string          `json:"Anchor"`
-	From        string          `json:"From"`
-	Tags        []Tag           `json:"Tags"`
-	Timestamp   *int64          `json:"Timestamp"`
-	BlockHeight *uint64         `json:"Block-Height"`
-}
+// DryRunMessage is the message a dry-run evaluates (the POST /dry-run body, defined with the
+// other wire shapes); unknown keys are ignored.
+type DryRunMessage = aoapi.DryRun
 
 func (c *CU) handleDryRun(w http.ResponseWriter, r *http.Request) error {
 	pid, err := processID(r)
