@@ -53,7 +53,11 @@ func (in *Instance) writeTm(tm uint32, t time.Time, ok, local bool) {
 	put(24, int(t.Weekday()))
 	put(28, t.YearDay()-1)
 	if local {
-		put(36, 0) // -(getTimezoneOffset() * 60)
+		if in.spec.ptr64 {
+			in.writeU64(tm+40, 0) // long tm_gmtoff: -(getTimezoneOffset() * 60)
+		} else {
+			put(36, 0)
+		}
 		put(32, 0) // no DST in UTC
 	}
 }
@@ -173,12 +177,13 @@ func (in *Instance) tzset3(s []uint64) {
 	in.writeU32(uint32(s[2])+4, winter)
 }
 
-// tzset4 is the newer glue's _tzset_js(timezone, daylight, std_name, dst_name).
+// tzset4 is the newer glue's _tzset_js(timezone, daylight, std_name, dst_name); timezone
+// is a long (8 bytes on wasm64).
 func (in *Instance) tzset4(s []uint64) {
-	in.writeU32(uint32(s[0]), 0)
-	in.writeU32(uint32(s[1]), 0)
-	in.writeBytes(uint32(s[3]), []byte("UTC\x00"))
-	in.writeBytes(uint32(s[2]), []byte("UTC\x00"))
+	in.writePtr(in.ptr(s[0]), 0)
+	in.writeU32(in.ptr(s[1]), 0)
+	in.writeBytes(in.ptr(s[3]), []byte("UTC\x00"))
+	in.writeBytes(in.ptr(s[2]), []byte("UTC\x00"))
 }
 
 var (
@@ -211,12 +216,19 @@ func at(list []string, i int) string {
 	return list[i]
 }
 
-// strftime is the glue's JavaScript strftime, rule by rule.
+// strftime is the glue's JavaScript strftime, rule by rule (strftime_l ignores the locale).
 func (in *Instance) strftime(s []uint64) {
-	dst, maxsize, fmtPtr, tmp := uint32(s[0]), uint32(s[1]), uint32(s[2]), uint32(s[3])
+	dst, maxsize, fmtPtr, tmp := in.ptr(s[0]), in.size(s[1]), in.ptr(s[2]), in.ptr(s[3])
 	g := func(off uint32) int { return int(int32(in.readU32(tmp + off))) }
-	d := tmFields{sec: g(0), min: g(4), hour: g(8), mday: g(12), mon: g(16), year: g(20), wday: g(24), yday: g(28), isdst: g(32), gmtoff: g(36)}
-	if z := in.readU32(tmp + 40); z != 0 {
+	d := tmFields{sec: g(0), min: g(4), hour: g(8), mday: g(12), mon: g(16), year: g(20), wday: g(24), yday: g(28), isdst: g(32)}
+	zone := tmp + 40
+	if in.spec.ptr64 {
+		// long tm_gmtoff and const char *tm_zone, 8-byte aligned.
+		d.gmtoff, zone = int(int64(in.readU64(tmp+40))), tmp+48
+	} else {
+		d.gmtoff = g(36)
+	}
+	if z := in.readPtr(zone); z != 0 {
 		d.zone = decodeUTF8JS(in.cString(z))
 	}
 	pattern := decodeUTF8JS(in.cString(fmtPtr))
@@ -231,7 +243,10 @@ func (in *Instance) strftime(s []uint64) {
 	}
 	pattern = strings.ReplaceAll(pattern, "\x00\x00", "%")
 	out := append([]byte(pattern), 0)
-	if uint32(len(out)) > maxsize {
+	if in.spec.ptr64 && math.IsNaN(i53From64(uint64(maxsize))) {
+		maxsize = math.MaxInt64 // bytes.length > NaN is false
+	}
+	if int64(len(out)) > maxsize {
 		s[0] = 0
 		return
 	}

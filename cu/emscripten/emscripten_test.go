@@ -57,7 +57,7 @@ func fixture(t testing.TB, name string) []byte {
 
 func TestUnsupportedFormats(t *testing.T) {
 	eng := newEngine(t)
-	for _, f := range []module.Format{"wasm64-unknown-emscripten-draft_2024_02_15", "wasm64-unknown-emscripten-draft_2024_10_16-metering", module.EmscriptenMetering, "", "wasm32-wasi", module.WASI} {
+	for _, f := range []module.Format{module.Wasm64Metering, module.EmscriptenMetering, "", "wasm32-wasi", module.WASI, "wasm64-unknown-emscripten"} {
 		_, err := eng.Compile(context.Background(), []byte("\x00asm\x01\x00\x00\x00"), Options{Format: f})
 		if !errors.Is(err, ErrUnsupportedFormat) || !strings.Contains(err.Error(), "unsupported module format") {
 			t.Errorf("Compile(%q) error = %v, want ErrUnsupportedFormat", f, err)
@@ -116,7 +116,7 @@ func TestHeapGrowthRule(t *testing.T) {
 		if before > c.req && c.ok {
 			t.Fatalf("cold memory %d already above request %d", before, c.req)
 		}
-		got := in.growForRequest(uint32(c.req))
+		got := in.growForRequest(c.req)
 		size := uint64(in.mem.Size())
 		switch {
 		case got != c.ok:
@@ -223,9 +223,11 @@ func TestStrftimeRules(t *testing.T) {
 }
 
 func TestFormatErrorText(t *testing.T) {
-	err := error(&FormatError{Format: "wasm64-unknown-emscripten-draft_2024_02_15"})
-	if !strings.Contains(err.Error(), "memory64") || !errors.Is(err, ErrUnsupportedFormat) {
-		t.Errorf("unexpected %v", err)
+	for _, f := range []module.Format{module.Wasm64Metering, module.EmscriptenMetering} {
+		err := error(&FormatError{Format: string(f)})
+		if !strings.Contains(err.Error(), "wasm-metering") || !errors.Is(err, ErrUnsupportedFormat) {
+			t.Errorf("unexpected %v", err)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/aonode/aonode/cu/memory64"
 	"github.com/aonode/aonode/cu/module"
 )
 
@@ -23,8 +24,10 @@ var ErrUnsupportedFormat = errors.New("unsupported module format")
 type FormatError struct{ Format string }
 
 func (e *FormatError) Error() string {
-	if strings.HasPrefix(e.Format, "wasm64") {
-		return fmt.Sprintf("unsupported module format %q (wasm64 needs memory64, which wazero lacks)", e.Format)
+	if strings.HasSuffix(e.Format, "-metering") && strings.HasPrefix(e.Format, "wasm") {
+		// The reference instruments these at load time with @permaweb/wasm-metering; run
+		// without its exact cost table they would report a different GasUsed.
+		return fmt.Sprintf("unsupported module format %q (load-time metering by @permaweb/wasm-metering is not reproduced)", e.Format)
 	}
 	return fmt.Sprintf("unsupported module format %q", e.Format)
 }
@@ -59,7 +62,7 @@ type Engine struct {
 }
 
 type hostKey struct {
-	family int
+	host   string
 	module string
 }
 
@@ -112,6 +115,11 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, opts Options) (*Modul
 	}
 	if opts.ComputeLimit == 0 {
 		opts.ComputeLimit = DefaultComputeLimit
+	}
+	if spec.ptr64 {
+		if wasm, err = memory64.Lower(wasm); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrIncompatibleModule, opts.Format, err)
+		}
 	}
 	cm, err := e.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), wasm)
 	if err != nil {
@@ -179,11 +187,11 @@ func sameTypes(a, b []api.ValueType) bool {
 func (e *Engine) host(ctx context.Context, spec *formatSpec, modName string) (api.Module, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	key := hostKey{spec.family, modName}
+	key := hostKey{spec.host, modName}
 	if h, ok := e.hosts[key]; ok {
 		return h, nil
 	}
-	name := fmt.Sprintf("aonode/emscripten%d/%s", spec.family, modName)
+	name := fmt.Sprintf("aonode/%s/%s", spec.host, modName)
 	b := e.rt.NewHostModuleBuilder(name)
 	for name, hf := range spec.imports[modName] {
 		fn := hf.fn

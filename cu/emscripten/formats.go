@@ -8,6 +8,7 @@ import (
 
 const (
 	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
 	f64 = api.ValueTypeF64
 )
 
@@ -34,10 +35,14 @@ func (e exportNames) required() []string {
 // formatSpec is everything that differs between the loader's glue files.
 type formatSpec struct {
 	format  module.Format
-	family  int // 1, 2, 3 or 4: which glue file
+	family  int    // 1, 2, 3 or 4: which glue file, or 4 for wasm64-emscripten.cjs, its 64-bit twin
+	host    string // name of the host modules; formats with the same imports share them
+	ptr64   bool   // memory64 module with i64 pointers and size_t (wasm64-emscripten.cjs)
 	heapMax uint64
 	exports exportNames
 	imports map[string]map[string]hostFunc
+	dynCall string // the export invoke_* calls through, if the glue does (emscripten4.cjs, wasm64)
+	env     bool   // environ_get exposes the glue's default environment
 }
 
 const (
@@ -49,7 +54,7 @@ const (
 var specs = map[module.Format]*formatSpec{}
 
 func init() {
-	f1 := &formatSpec{format: module.Emscripten, family: 1, heapMax: heapMax12,
+	f1 := &formatSpec{format: module.Emscripten, family: 1, host: "emscripten1", heapMax: heapMax12, env: true,
 		exports: exportNames{handle: "G", main: "H", malloc: "J", setThrew: "L", stackSave: "M", stackRestore: "N", stackAlloc: "O", ctors: "F"}}
 	f1.imports = map[string]map[string]hostFunc{
 		"a": {
@@ -152,7 +157,7 @@ func init() {
 	} {
 		env2[k] = v
 	}
-	f2 := &formatSpec{format: module.Emscripten2, family: 2, heapMax: heapMax12,
+	f2 := &formatSpec{format: module.Emscripten2, family: 2, host: "emscripten2", heapMax: heapMax12, env: true,
 		exports: exportNames{handle: "handle", main: "main", malloc: "malloc", free: "free", setThrew: "setThrew",
 			stackSave: "stackSave", stackRestore: "stackRestore", stackAlloc: "stackAlloc", ctors: "__wasm_call_ctors",
 			stackInit: "emscripten_stack_init", stackEnd: "emscripten_stack_get_end", fflush: "fflush", memalign: "emscripten_builtin_memalign"},
@@ -186,16 +191,20 @@ func init() {
 		ctors: "__wasm_call_ctors", memalign: "emscripten_builtin_memalign", tempretSet: "_emscripten_tempret_set"}
 	f3names := names34
 	f3names.stackSave, f3names.stackRestore, f3names.stackAlloc = "stackSave", "stackRestore", "stackAlloc"
-	f3 := &formatSpec{format: module.Emscripten3, family: 3, heapMax: heapMax34, exports: f3names,
+	f3 := &formatSpec{format: module.Emscripten3, family: 3, host: "emscripten3", heapMax: heapMax34, exports: f3names, env: true,
 		imports: map[string]map[string]hostFunc{"env": env34, "wasi_snapshot_preview1": wasi, "metering": meteringImports}}
 	specs[f3.format] = f3
 
 	f4names := names34
 	f4names.main = "-" // emscripten4.cjs never calls main
 	f4names.stackSave, f4names.stackRestore, f4names.stackAlloc = "emscripten_stack_get_current", "_emscripten_stack_restore", "_emscripten_stack_alloc"
-	f4 := &formatSpec{format: module.Emscripten4, family: 4, heapMax: heapMax34, exports: f4names,
+	// emscripten4.cjs is patched to expose no environment.
+	f4 := &formatSpec{format: module.Emscripten4, family: 4, host: "emscripten4", heapMax: heapMax34, exports: f4names, dynCall: "dynCall_vii",
 		imports: map[string]map[string]hostFunc{"env": env34, "wasi_snapshot_preview1": wasi, "metering": meteringImports}}
 	specs[f4.format] = f4
+
+	w64 := wasm64Spec()
+	specs[w64.format] = w64
 }
 
 var meteringImports = map[string]hostFunc{"usegas": {p(i32), nil, (*Instance).useGas}}

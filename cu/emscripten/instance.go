@@ -73,8 +73,8 @@ type Instance struct {
 	startUnwind, stopUnwind, startRewind, stopRewind                          api.Function
 	invokeCache                                                               map[uint32][]api.Function // per table index, one function per nesting level
 	invokeDepth                                                               map[uint32]int
-	stackLimit                                                                uint32 // emscripten_stack_get_end, read once at startup
-	dynCallVII                                                                bool   // invoke_vii calls the dynCall_vii export (emscripten4.cjs)
+	stackLimit                                                                uint32       // emscripten_stack_get_end, read once at startup
+	dynCall                                                                   api.Function // the export invoke_* calls through (emscripten4.cjs, wasm64), if any
 
 	gasUsed  int64
 	tempRet0 uint32
@@ -147,8 +147,10 @@ func (in *Instance) lookupExports() {
 	in.setThrew, in.stackSave, in.stackRestore, in.stackAlloc = get(e.setThrew), get(e.stackSave), get(e.stackRestore), get(e.stackAlloc)
 	in.ctors, in.stackInit, in.stackEnd, in.fflush = get(e.ctors), get(e.stackInit), get(e.stackEnd), get(e.fflush)
 	in.tempretSet, in.memalign = get(e.tempretSet), get(e.memalign)
+	if in.spec.dynCall != "" {
+		in.dynCall = w.ExportedFunction(in.spec.dynCall)
+	}
 	if in.spec.family == 4 {
-		in.dynCallVII = w.ExportedFunction("dynCall_vii") != nil
 		in.startUnwind, in.stopUnwind = get("asyncify_start_unwind"), get("asyncify_stop_unwind")
 		in.startRewind, in.stopRewind = get("asyncify_start_rewind"), get("asyncify_stop_rewind")
 	}
@@ -244,7 +246,7 @@ func ignoreExit(err error) error {
 // load copies a previous memory in, as the loader's handle(buffer, …) does.
 func (in *Instance) load(memory []byte) error {
 	if uint64(in.mem.Size()) < uint64(len(memory)) {
-		in.growForRequest(uint32(min(uint64(len(memory)), math.MaxUint32)))
+		in.growForRequest(uint64(len(memory)))
 	}
 	if uint64(in.mem.Size()) < uint64(len(memory)) {
 		return fmt.Errorf("%w: memory of %d bytes does not fit (limit %d)", ErrInvalidMessage, len(memory), in.m.heapMax)
@@ -393,8 +395,13 @@ func (in *Instance) callHandle(msgPtr, envPtr uint64) (uint64, error) {
 		if _, err = in.call(in.startRewind, uint64(in.asyncData)); err != nil {
 			break
 		}
-		// Asyncify.doRewind calls the export again without arguments.
-		ret, err = in.call(in.handle, 0, 0)
+		// Asyncify.doRewind calls the export again without arguments; the newer glue of
+		// wasm64 then passes the arguments of the first call again.
+		if in.spec.ptr64 {
+			ret, err = in.call(in.handle, msgPtr, envPtr)
+		} else {
+			ret, err = in.call(in.handle, 0, 0)
+		}
 	}
 	return ret, err
 }
@@ -557,28 +564,32 @@ func (in *Instance) mustCall(f api.Function, args ...uint64) uint64 {
 	return v
 }
 
-// invokeVII is the glue's invoke_vii: call table[idx](a, b); a longjmp (thrown by
-// _emscripten_throw_longjmp) unwinds to here and becomes setThrew(1, 0).
+// invokeVII is the glue's invoke_vii (invoke_vjj on wasm64): call table[idx](a, b); a
+// longjmp (thrown by _emscripten_throw_longjmp) unwinds to here and becomes setThrew(1, 0).
 func (in *Instance) invokeVII(s []uint64) {
-	idx, a, b := uint32(s[0]), uint64(uint32(s[1])), uint64(uint32(s[2]))
+	idx, a, b := uint32(s[0]), s[1], s[2] // Number(index), then ToInt32 when passed on
+	argType := i64
+	if !in.spec.ptr64 {
+		a, b, argType = uint64(uint32(a)), uint64(uint32(b)), i32
+	}
 	sp := in.mustCall(in.stackSave)
 	// An api.Function is not re-entrant, and setjmp-heavy code nests invokes of the same
 	// table entry (Lua's pcall inside pcall): keep one function object per nesting level.
 	level := in.invokeDepth[idx]
 	fns := in.invokeCache[idx]
 	if level == len(fns) {
-		if in.dynCallVII {
+		if in.dynCall != nil {
 			// emscripten4.cjs goes through the dynCall_vii export, a wasm frame that Asyncify
 			// saves in its unwind buffer; calling the table entry directly would change those bytes.
-			fns = append(fns, in.wm.ExportedFunction("dynCall_vii"))
+			fns = append(fns, in.wm.ExportedFunction(in.spec.dynCall))
 		} else {
-			fns = append(fns, table.LookupFunction(in.wm, 0, idx, []api.ValueType{i32, i32}, nil))
+			fns = append(fns, table.LookupFunction(in.wm, 0, idx, []api.ValueType{argType, argType}, nil))
 		}
 		in.invokeCache[idx] = fns
 	}
 	in.invokeDepth[idx] = level + 1
 	var err error
-	if in.dynCallVII {
+	if in.dynCall != nil {
 		st := [3]uint64{uint64(idx), a, b}
 		err = fns[level].CallWithStack(in.ctx, st[:])
 	} else {
@@ -598,7 +609,11 @@ func (in *Instance) invokeVII(s []uint64) {
 func (in *Instance) throwLongjmp(_ []uint64) { panic(errLongjmp) }
 
 func (in *Instance) useGas(s []uint64) {
-	in.gasUsed += int64(int32(uint32(s[0])))
+	if in.spec.ptr64 {
+		in.gasUsed += int64(s[0])
+	} else {
+		in.gasUsed += int64(int32(uint32(s[0])))
+	}
 	if in.gasUsed > in.m.gasLimit {
 		panic(errOutOfGas)
 	}
@@ -608,14 +623,22 @@ func (in *Instance) meteringGasUsed(s []uint64) { s[0] = uint64(uint32(in.gasUse
 
 // resizeHeap is emscripten_resize_heap with the glue's growth rule (ao-protocol.md §4.1).
 func (in *Instance) resizeHeap(s []uint64) {
-	if in.growForRequest(uint32(s[0])) {
+	req := uint64(uint32(s[0]))
+	if in.spec.ptr64 {
+		// wasm64-emscripten.cjs asserts requestedSize > oldSize on the i53 it converted.
+		if x := i53From64(s[0]); !(x > float64(in.mem.Size())) {
+			panic(&abortError{msg: "Aborted(Assertion failed)"})
+		}
+		req = s[0]
+	}
+	if in.growForRequest(req) {
 		s[0] = 1
 	} else {
 		s[0] = 0
 	}
 }
 
-func (in *Instance) growForRequest(req uint32) bool {
+func (in *Instance) growForRequest(req uint64) bool {
 	oldSize := float64(in.mem.Size())
 	requested := float64(req)
 	heapMax := float64(in.m.heapMax)
@@ -643,7 +666,13 @@ func toUint32(x float64) uint32 {
 	return uint32(int64(math.Mod(math.Trunc(x), 4294967296)))
 }
 
-func (in *Instance) getHeapMax(s []uint64) { s[0] = uint64(uint32(in.m.heapMax)) }
+func (in *Instance) getHeapMax(s []uint64) {
+	if in.spec.ptr64 {
+		s[0] = in.m.heapMax
+		return
+	}
+	s[0] = uint64(uint32(in.m.heapMax))
+}
 
 func (in *Instance) getTempRet0(s []uint64) { s[0] = uint64(in.tempRet0) }
 func (in *Instance) setTempRet0(s []uint64) { in.tempRet0 = uint32(s[0]) }
@@ -679,7 +708,7 @@ func (in *Instance) assertFail(s []uint64) {
 		return decodeUTF8JS(in.cString(p))
 	}
 	panic(&abortError{msg: fmt.Sprintf("Aborted(Assertion failed: %s, at: %s,%d,%s)",
-		str(uint32(s[0]), ""), str(uint32(s[1]), "unknown filename"), int32(uint32(s[2])), str(uint32(s[3]), "unknown function"))})
+		str(in.ptr(s[0]), ""), str(in.ptr(s[1]), "unknown filename"), int32(uint32(s[2])), str(in.ptr(s[3]), "unknown function"))})
 }
 
 // systemErrno is emscripten.cjs/emscripten2.cjs _system: no shell, errno ENOSYS.
@@ -695,7 +724,7 @@ func (in *Instance) systemErrno(s []uint64) {
 // systemNeg is the newer glue's _emscripten_system without a shell: -ENOSYS. The host's
 // shell is never used (the reference would spawn one under Node).
 func (in *Instance) systemNeg(s []uint64) {
-	if uint32(s[0]) == 0 {
+	if in.ptr(s[0]) == 0 {
 		s[0] = 0
 		return
 	}
@@ -715,16 +744,16 @@ func (in *Instance) setErrno(v uint32) {
 
 // environStrings is the glue's getEnvStrings; emscripten4.cjs is patched to expose none.
 func (in *Instance) environStrings() []string {
-	if in.spec.family == 4 {
+	if !in.spec.env {
 		return nil
 	}
 	return []string{"USER=web_user", "LOGNAME=web_user", "PATH=/", "PWD=/", "HOME=/home/web_user", "LANG=C.UTF-8", "_=" + thisProgram}
 }
 
 func (in *Instance) environGet(s []uint64) {
-	environ, buf := uint32(s[0]), uint32(s[1])
+	environ, buf := in.ptr(s[0]), in.ptr(s[1])
 	for i, str := range in.environStrings() {
-		in.writeU32(environ+uint32(i)*4, buf)
+		in.writePtr(environ+uint32(i)*in.ptrSize(), uint64(buf))
 		in.writeBytes(buf, append([]byte(str), 0))
 		buf += uint32(len(str)) + 1
 	}
@@ -737,8 +766,8 @@ func (in *Instance) environSizesGet(s []uint64) {
 	for _, str := range strs {
 		size += len(str) + 1
 	}
-	in.writeU32(uint32(s[0]), uint32(len(strs)))
-	in.writeU32(uint32(s[1]), uint32(size))
+	in.writePtr(in.ptr(s[0]), uint64(len(strs)))
+	in.writePtr(in.ptr(s[1]), uint64(size))
 	s[0] = 0
 }
 
@@ -771,10 +800,13 @@ func (in *Instance) weavedriveOpen(s []uint64) {
 	switch in.async {
 	case asyncNormal:
 		in.async = asyncUnwinding
-		data := uint32(in.mustCall(in.malloc, 12+asyncStack))
-		in.writeU32(data, data+12)
-		in.writeU32(data+4, data+12+asyncStack)
-		in.writeU32(data+8, 0) // callStackId of "handle", the only export that suspends
+		// The data header is the unwind stack's start and end pointers, then the i32
+		// callStackId of "handle", the only export that suspends.
+		hdr := 3 * in.ptrSize()
+		data := uint32(in.mustCall(in.malloc, uint64(hdr+asyncStack)))
+		in.writePtr(data, uint64(data+hdr))
+		in.writePtr(data+in.ptrSize(), uint64(data+hdr+asyncStack))
+		in.writeU32(data+2*in.ptrSize(), 0)
 		in.asyncData = data
 		in.mustCall(in.startUnwind, uint64(data))
 	case asyncRewinding:

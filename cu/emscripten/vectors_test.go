@@ -71,6 +71,12 @@ func TestVectors(t *testing.T) {
 		}
 		t.Skip("no vector files")
 	}
+	// The 64-bit aos sessions (wasm64-unknown-emscripten-draft_2024_02_15) sit apart.
+	files64, err := filepath.Glob(filepath.Join(shared, "vectors", "aoloader64", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, files64...)
 	// testdata/differential holds sessions made the same way for edge cases (files, time
 	// formatting, unicode, out-of-gas restarts) that the shared vectors do not cover.
 	own, err := filepath.Glob(filepath.Join("testdata", "differential", "*.json"))

@@ -14,6 +14,10 @@ const (
 	Emscripten3        Format = "wasm32-unknown-emscripten3"
 	Emscripten4        Format = "wasm32-unknown-emscripten4"
 	EmscriptenMetering Format = "wasm32-unknown-emscripten-metering"
+	// Wasm64 is today's aos: emscripten with a 64-bit memory (memory64) and i64 pointers.
+	Wasm64 Format = "wasm64-unknown-emscripten-draft_2024_02_15"
+	// Wasm64Metering is Wasm64 instrumented at load time by @permaweb/wasm-metering.
+	Wasm64Metering Format = "wasm64-unknown-emscripten-draft_2024_10_16-metering"
 	// WASI is aonode's own format for modules built with a stock WASI toolchain.
 	WASI Format = "wasm32-wasip1-aonode"
 )
