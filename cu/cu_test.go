@@ -339,7 +339,7 @@ func TestDefinitionErrors(t *testing.T) {
 		status int
 		err    string
 	}{
-		{"unsupported format", moduleTags("wasm64-unknown-emscripten-draft_2024_02_15",
+		{"unsupported format", moduleTags("wasm32-unknown-emscripten5",
 			Tag{Name: "Memory-Limit", Value: "1-mb"}, Tag{Name: "Compute-Limit", Value: "1"}), nil, 422, "not supported"},
 		{"memory above max", moduleTags(string(fakeFormat),
 			Tag{Name: "Memory-Limit", Value: "2-gb"}, Tag{Name: "Compute-Limit", Value: "1"}), nil, 413, "Memory-Limit"},

@@ -68,9 +68,11 @@ func (e emInstance) Memory() []byte                  { return e.i.Memory() }
 func (e emInstance) RestoresMemoryOnError() bool     { return true }
 func (e emInstance) Close(ctx context.Context) error { return e.i.Close(ctx) }
 
-// EmscriptenFormats are the Module-Format values EmscriptenRuntime runs.
+// EmscriptenFormats are the Module-Format values routed to EmscriptenRuntime. It runs all
+// but the two -metering ones, which it refuses with ErrUnsupportedFormat (422).
 var EmscriptenFormats = []module.Format{
 	module.Emscripten, module.Emscripten2, module.Emscripten3, module.Emscripten4, module.EmscriptenMetering,
+	module.Wasm64, module.Wasm64Metering,
 }
 
 // DefaultRuntimes returns the runtimes of every format aonode supports (the emscripten

@@ -24,10 +24,10 @@ func TestDefaultRuntimes(t *testing.T) {
 			t.Errorf("no runtime for %s", f)
 		}
 	}
-	// A wasm64 format reaching the emscripten runtime is a 422, not a 500.
-	_, err = rts[module.Emscripten].Compile(ctx, []byte("\x00asm\x01\x00\x00\x00"), CompileOptions{Format: "wasm64-unknown-emscripten-draft_2024_02_15"})
+	// A format the emscripten runtime refuses is a 422, not a 500.
+	_, err = rts[module.Emscripten].Compile(ctx, []byte("\x00asm\x01\x00\x00\x00"), CompileOptions{Format: module.Wasm64Metering})
 	if !errors.Is(err, ErrUnsupportedFormat) {
-		t.Fatalf("wasm64: %v", err)
+		t.Fatalf("wasm64 metering: %v", err)
 	}
 	if _, err := rts[module.WASI].Compile(ctx, []byte("not wasm"), CompileOptions{Format: module.WASI}); err == nil {
 		t.Fatal("garbage compiled")

@@ -21,9 +21,11 @@ import (
 const evalUsage = `eval --module FILE.wasm --format FORMAT [--compute-limit N] [--memory-limit N]
             [--memory IN] [--save-memory OUT] SESSION.json
 
-Runs a process module offline, as the reference CU would: SESSION.json is
-{"env": {...}, "messages": [{...}, ...]} (the env and msg objects the loader
-receives). Messages are evaluated in order, each from the memory the last
+Runs a process module offline, as the reference CU would. FORMAT is the
+Module-Format: wasm32-unknown-emscripten, ...emscripten2, ...emscripten3,
+...emscripten4, or wasm64-unknown-emscripten-draft_2024_02_15 (aos built for
+a 64-bit memory). SESSION.json is {"env": {...}, "messages": [{...}, ...]}
+(the env and msg objects the loader receives). Messages are evaluated in order, each from the memory the last
 successful one left; a message whose result has an Error keeps the previous
 memory and the next one runs on a fresh instance. One JSON line is printed per
 message: {"Output","Messages","Spawns","Assignments","Error","GasUsed",

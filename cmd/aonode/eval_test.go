@@ -45,35 +45,51 @@ func writeSession(t *testing.T, dir, name string, v evalVector, from, to int) st
 	return p
 }
 
-// TestEvalMatchesVectors runs the format-1 vector session through the command, in two
-// halves joined by --save-memory/--memory, and checks every line against the reference.
+// TestEvalMatchesVectors runs reference sessions through the command — the format-1 test
+// process and the 64-bit aos (wasm64) — in two halves joined by --save-memory/--memory, and
+// checks every line against the reference.
 func TestEvalMatchesVectors(t *testing.T) {
 	shared := evalShared(t)
-	raw, err := os.ReadFile(filepath.Join(shared, "vectors", "aoloader", "emscripten.json"))
-	if err != nil {
-		t.Skip(err)
+	cases := []struct{ vector, module, format string }{
+		{"aoloader/emscripten.json", "emscripten.wasm", "wasm32-unknown-emscripten"},
+		{"aoloader64/aos64-basic.json", "wasm64-emscripten.wasm", "wasm64-unknown-emscripten-draft_2024_02_15"},
 	}
-	var v evalVector
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatal(err)
+	for _, c := range cases {
+		t.Run(c.format, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(shared, "vectors", c.vector))
+			if err != nil {
+				t.Skip(err)
+			}
+			var v evalVector
+			if err := json.Unmarshal(raw, &v); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			wasm := filepath.Join(shared, "fixtures", "wasm", c.module)
+			mem := filepath.Join(dir, "mem.bin")
+			split := 3
+			code, out1, stderr := runEvalCmd(t, "--module", wasm, "--format", c.format,
+				"--compute-limit", "9000000000000", "--save-memory", mem, writeSession(t, dir, "a.json", v, 0, split))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			code, out2, stderr := runEvalCmd(t, "--module", wasm, "--format", c.format,
+				"--compute-limit", "9000000000000", "--memory", mem, writeSession(t, dir, "b.json", v, split, len(v.Messages)))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			checkEvalLines(t, strings.Split(strings.TrimSuffix(out1+out2, "\n"), "\n"), v.Expected)
+			if _, err := os.Stat(mem); err != nil {
+				t.Errorf("memory not saved: %v", err)
+			}
+		})
 	}
-	dir := t.TempDir()
-	wasm := filepath.Join(shared, "fixtures", "wasm", "emscripten.wasm")
-	mem := filepath.Join(dir, "mem.bin")
-	split := 3
-	code, out1, stderr := runEvalCmd(t, "--module", wasm, "--format", "wasm32-unknown-emscripten",
-		"--compute-limit", "9000000000000", "--save-memory", mem, writeSession(t, dir, "a.json", v, 0, split))
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	code, out2, stderr := runEvalCmd(t, "--module", wasm, "--format", "wasm32-unknown-emscripten",
-		"--compute-limit", "9000000000000", "--memory", mem, writeSession(t, dir, "b.json", v, split, len(v.Messages)))
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	lines := strings.Split(strings.TrimSuffix(out1+out2, "\n"), "\n")
-	if len(lines) != len(v.Expected) {
-		t.Fatalf("%d lines, want %d", len(lines), len(v.Expected))
+}
+
+func checkEvalLines(t *testing.T, lines []string, expected []map[string]json.RawMessage) {
+	t.Helper()
+	if len(lines) != len(expected) {
+		t.Fatalf("%d lines, want %d", len(lines), len(expected))
 	}
 	for i, line := range lines {
 		var got map[string]json.RawMessage
@@ -81,7 +97,7 @@ func TestEvalMatchesVectors(t *testing.T) {
 			t.Fatalf("line %d: %v: %s", i, err, line)
 		}
 		for _, key := range []string{"Output", "Error", "GasUsed", "MemorySize", "MemorySha256", "Threw"} {
-			want, ok := v.Expected[i][key]
+			want, ok := expected[i][key]
 			if !ok {
 				if _, has := got[key]; has && key != "MemorySize" && key != "MemorySha256" {
 					t.Errorf("line %d: %s present, want absent", i, key)
@@ -95,9 +111,6 @@ func TestEvalMatchesVectors(t *testing.T) {
 				t.Errorf("line %d: %s = %s, want %s", i, key, got[key], want)
 			}
 		}
-	}
-	if _, err := os.Stat(mem); err != nil {
-		t.Errorf("memory not saved: %v", err)
 	}
 }
 
@@ -128,7 +141,8 @@ func TestEvalErrors(t *testing.T) {
 		{"no module", []string{"--format", "wasm32-unknown-emscripten", sess}, 2, "--module"},
 		{"no format", []string{"--module", wasm, sess}, 2, "--format"},
 		{"no session", []string{"--module", wasm, "--format", "wasm32-unknown-emscripten"}, 2, "SESSION.json"},
-		{"wasm64", []string{"--module", wasm, "--format", "wasm64-unknown-emscripten-draft_2024_02_15", sess}, 1, "unsupported module format"},
+		{"wasm64 metering", []string{"--module", wasm, "--format", "wasm64-unknown-emscripten-draft_2024_10_16-metering", sess}, 1, "unsupported module format"},
+		{"32-bit module as wasm64", []string{"--module", wasm, "--format", "wasm64-unknown-emscripten-draft_2024_02_15", sess}, 1, "no 64-bit memory"},
 		{"wrong format", []string{"--module", wasm, "--format", "wasm32-unknown-emscripten2", sess}, 1, "does not match its format"},
 		{"bad session", []string{"--module", wasm, "--format", "wasm32-unknown-emscripten", bad}, 1, "bad.json"},
 		{"missing memory", []string{"--module", wasm, "--format", "wasm32-unknown-emscripten", "--memory", filepath.Join(dir, "nope"), sess}, 1, "nope"},
