@@ -82,23 +82,58 @@ func (in *Instance) localtime53(s []uint64) {
 	in.writeTm(uint32(s[2]), t, ok, true)
 }
 
-// mktimeDate is `new Date(year+1900, mon, mday, hour, min, sec, 0)` in UTC.
+// mktimeDate is `new Date(year+1900, mon, mday, hour, min, sec, 0)` in UTC, with V8's
+// range rules (so a field far out of range gives an invalid date, not a wrapped one).
 func (in *Instance) mktimeDate(tm uint32) (time.Time, float64, bool) {
-	f := func(off uint32) int { return int(int32(in.readU32(tm + off))) }
+	f := func(off uint32) float64 { return float64(int32(in.readU32(tm + off))) }
 	year := f(20) + 1900
 	if year >= 0 && year <= 99 {
 		year += 1900
 	}
-	t := time.Date(year, time.Month(f(16)+1), f(12), f(8), f(4), f(0), 0, time.UTC)
-	ms := float64(t.UnixMilli())
-	if math.Abs(ms) > maxDateMs || t.Year() > 275760 || t.Year() < -271821 {
-		return time.Time{}, math.NaN(), false
-	}
+	// tm_isdst < 0 asks mktime to decide; in UTC there is no DST. The glue writes this
+	// before it looks at the date.
 	if int32(in.readU32(tm+32)) < 0 {
 		in.writeU32(tm+32, 0)
 	}
-	return t, ms, true
+	day, ok := makeDay(year, f(16), f(12))
+	ms := day*864e5 + f(8)*36e5 + f(4)*6e4 + f(0)*1e3
+	if !ok || math.Abs(ms) > maxDateMs {
+		return time.Time{}, math.NaN(), false
+	}
+	return time.UnixMilli(int64(ms)).UTC(), ms, true
 }
+
+// makeDay is V8's MakeDay: days since the epoch of year/month/date, months and dates out of
+// range carrying over; false where V8 gives NaN (|year| beyond 10^6, |month| beyond 10^7).
+func makeDay(year, month, date float64) (float64, bool) {
+	if year < -1e6 || year > 1e6 || month < -1e7 || month > 1e7 {
+		return 0, false
+	}
+	y, m := int64(year), int64(month)
+	y += m / 12
+	m %= 12
+	if m < 0 {
+		m += 12
+		y--
+	}
+	const yearDelta = 399999
+	base := func(y int64) int64 {
+		y += yearDelta
+		return 365*y + y/4 - y/100 + y/400
+	}
+	days := base(y) - base(1970)
+	if isLeap(int(y)) {
+		days += int64(monthDaysLeap[m])
+	} else {
+		days += int64(monthDays[m])
+	}
+	return float64(days) + date - 1, true
+}
+
+var (
+	monthDays     = [12]int{0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334}
+	monthDaysLeap = [12]int{0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335}
+)
 
 func (in *Instance) mktime32(s []uint64) {
 	tm := uint32(s[0])

@@ -238,3 +238,20 @@ func TestSharedDirLayout(t *testing.T) {
 		t.Errorf("inventory missing: %v", err)
 	}
 }
+
+// TestMakeDay checks mktime's date arithmetic (V8's MakeDay) against Go's calendar where
+// both are defined, and V8's limits where Go would wrap.
+func TestMakeDay(t *testing.T) {
+	for _, c := range [][3]int{{1970, 0, 1}, {2020, 13, 1}, {2020, -1, 1}, {2000, 1, 29}, {1900, 1, 29}, {-4000, 5, 0}, {275000, 11, 31}, {2024, 0, 400}, {1600, -25, -3}} {
+		got, ok := makeDay(float64(c[0]), float64(c[1]), float64(c[2]))
+		want := time.Date(c[0], time.Month(c[1]+1), c[2], 0, 0, 0, 0, time.UTC).Unix() / 86400
+		if !ok || got != float64(want) {
+			t.Errorf("makeDay(%v) = %v %v, want %d", c, got, ok, want)
+		}
+	}
+	for _, c := range [][2]float64{{1e6 + 1, 0}, {-1e6 - 1, 0}, {2000, 1e7 + 1}, {2000, -1e7 - 1}} {
+		if _, ok := makeDay(c[0], c[1], 1); ok {
+			t.Errorf("makeDay(%v) is a date, want NaN", c)
+		}
+	}
+}
