@@ -15,6 +15,7 @@ import (
 
 	"github.com/aonode/aonode/cu/memory64"
 	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/cu/wasmcheck"
 )
 
 // ErrUnsupportedFormat is returned for a Module-Format this package does not run.
@@ -116,6 +117,10 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, opts Options) (*Modul
 	if opts.ComputeLimit == 0 {
 		opts.ComputeLimit = DefaultComputeLimit
 	}
+	// wazero allocates the counts and lengths a module declares before reading them.
+	if err := wasmcheck.Check(wasm); err != nil {
+		return nil, fmt.Errorf("compile %s module: %w", opts.Format, err)
+	}
 	if spec.ptr64 {
 		if wasm, err = memory64.Lower(wasm); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrIncompatibleModule, opts.Format, err)
@@ -160,6 +165,17 @@ func (m *Module) link(ctx context.Context) error {
 	for _, imp := range m.compiled.ImportedMemories() {
 		modName, name, _ := imp.Import()
 		return fmt.Errorf("%w: imported memory %s.%s is not supported", ErrIncompatibleModule, modName, name)
+	}
+	// The glue reads the memory through its export; refuse a module without one, or whose
+	// initial memory is above the limit, before instantiating allocates it.
+	mems := m.compiled.ExportedMemories()
+	if len(mems) == 0 {
+		return fmt.Errorf("%w: no exported memory", ErrIncompatibleModule)
+	}
+	for _, mem := range mems {
+		if min := uint64(mem.Min()) << 16; min > m.heapMax {
+			return fmt.Errorf("%w: initial memory %d exceeds the memory limit %d", ErrIncompatibleModule, min, m.heapMax)
+		}
 	}
 	exports := m.compiled.ExportedFunctions()
 	for _, name := range m.spec.exports.required() {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/aonode/aonode/cu/wasmcheck"
 )
 
 var (
@@ -27,7 +29,8 @@ func fuzzRuntime() wazero.Runtime {
 
 // FuzzLower feeds arbitrary bytes to Lower: it must return an error or a module that Lower
 // reads back as having no 64-bit memory (so every section it wrote parses), and wazero must
-// either compile that module or reject it, never misbehave.
+// either compile that module or reject it. As in the CU, only modules wasmcheck.Check admits
+// reach wazero (its decoder allocates whatever sizes a module declares).
 func FuzzLower(f *testing.F) {
 	f.Add(coverage().encode())
 	small := differential(4, 4)
@@ -49,6 +52,9 @@ func FuzzLower(f *testing.F) {
 		}
 		if len(out) > 32*len(wasm)+64 {
 			t.Fatalf("lowered module of %d bytes from %d", len(out), len(wasm))
+		}
+		if wasmcheck.Check(wasm) != nil {
+			return
 		}
 		ctx := context.Background()
 		if cm, err := fuzzRuntime().CompileModule(ctx, out); err == nil {
