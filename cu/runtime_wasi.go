@@ -7,6 +7,7 @@ import (
 
 	"github.com/aonode/aonode/cu/module"
 	"github.com/aonode/aonode/cu/wasi"
+	"github.com/aonode/aonode/cu/wasmcheck"
 )
 
 // WASIRuntime runs modules of aonode's WASI format (module.WASI) with cu/wasi. The state the
@@ -22,6 +23,10 @@ type WASIRuntime struct {
 
 // Compile implements Runtime.
 func (r WASIRuntime) Compile(ctx context.Context, wasm []byte, opts CompileOptions) (Module, error) {
+	// wazero allocates the counts and lengths a module declares before reading them.
+	if err := wasmcheck.Check(wasm); err != nil {
+		return nil, err
+	}
 	m, err := wasi.Compile(ctx, wasm, wasi.Options{MemoryLimitBytes: opts.MemoryLimit, MaxResultBytes: r.MaxResultBytes, CompilationCache: r.CompilationCache})
 	if err != nil {
 		return nil, err

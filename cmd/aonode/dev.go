@@ -163,10 +163,14 @@ func ensureKey(path string) (bool, error) {
 	return true, nil
 }
 
-// detectFormat guesses a module's format: aonode's WASI ABI exports aonode_handle.
+// detectFormat guesses a module's format: aonode's WASI ABI exports aonode_handle, and the
+// 64-bit emscripten ABI imports invoke_vjj.
 func detectFormat(wasm []byte) string {
 	if bytes.Contains(wasm, []byte("aonode_handle")) && bytes.Contains(wasm, []byte("wasi_snapshot_preview1")) {
 		return "wasm32-wasip1-aonode"
+	}
+	if bytes.Contains(wasm, []byte("invoke_vjj")) {
+		return "wasm64-unknown-emscripten-draft_2024_02_15"
 	}
 	return "wasm32-unknown-emscripten2"
 }

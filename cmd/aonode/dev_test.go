@@ -176,4 +176,7 @@ func TestDetectFormat(t *testing.T) {
 	if f := detectFormat([]byte("\x00asm...env...invoke_vii")); f != "wasm32-unknown-emscripten2" {
 		t.Fatal(f)
 	}
+	if f := detectFormat([]byte("\x00asm...env...invoke_vjj")); f != "wasm64-unknown-emscripten-draft_2024_02_15" {
+		t.Fatal(f)
+	}
 }
