@@ -3,12 +3,11 @@ package cu
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/node/fixtures"
 )
 
 // TestAOS64RestartMatchesUninterrupted spawns a process of today's 64-bit aos
@@ -16,10 +15,7 @@ import (
 // HTTP API, an error keeping the memory, the outbox, and a restart from a checkpoint that
 // gives the same results, attestations and memory as an uninterrupted run.
 func TestAOS64RestartMatchesUninterrupted(t *testing.T) {
-	wasm, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "wasm", "wasm64-emscripten.wasm"))
-	if err != nil {
-		t.Skipf("aos64 fixture not available: %v", err)
-	}
+	wasm := fixtures.Read(t, "fixtures", "wasm", "wasm64-emscripten.wasm")
 	if testing.Short() || raceEnabled {
 		t.Skip("runs aos64 (skipped with -short and under -race: see raceEnabled)")
 	}

@@ -72,7 +72,7 @@ func TestVectors(t *testing.T) {
 		t.Skip("no vector files")
 	}
 	// The 64-bit aos sessions (wasm64-unknown-emscripten-draft_2024_02_15) sit apart.
-	files64, err := filepath.Glob(filepath.Join(shared, "vectors", "aoloader64", "*.json"))
+	files64, err := filepath.Glob(filepath.Join(fixtures.Path(t, "vectors", "aoloader64"), "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,7 +28,8 @@ func aos64(t testing.TB) *Module {
 // TestWasm64MatchesFormat4 runs the edge-case session made with the reference on the 32-bit
 // aos 2.0 (testdata/differential/e4.json: strftime, os.time, files, os.*, unicode, an
 // error) on the 64-bit aos 2.0: the wasm64 glue's time, file and stdio functions must give
-// the same results. Only io.write's text differs: it prints a pointer of the 64-bit build.
+// the same results. The values are compared, not the bytes: Lua's tables iterate in another
+// order in the 64-bit build, and io.write prints one of its pointers.
 func TestWasm64MatchesFormat4(t *testing.T) {
 	v := loadVector(t, filepath.Join("testdata", "differential", "e4.json"))
 	ctx := context.Background()
@@ -44,8 +46,28 @@ func TestWasm64MatchesFormat4(t *testing.T) {
 		if out, ok := exp["Output"]; ok {
 			exp["Output"] = json.RawMessage(pointer.ReplaceAll(out, []byte("file (0x52348)")))
 		}
-		t.Run(string(rune('a'+i)), func(t *testing.T) { checkResult(t, res, exp) })
+		t.Run(string(rune('a'+i)), func(t *testing.T) {
+			if res.Threw != (string(exp["Threw"]) == "true") {
+				t.Errorf("Threw = %v, want %s", res.Threw, exp["Threw"])
+			}
+			for key, got := range map[string]json.RawMessage{"Output": res.Output, "Messages": res.Messages, "Spawns": res.Spawns, "Assignments": res.Assignments, "Error": res.Error} {
+				if want := exp[key]; !sameValue(got, want) {
+					t.Errorf("%s = %s, want %s", key, got, want)
+				}
+			}
+		})
 	}
+}
+
+func sameValue(a, b json.RawMessage) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 // wideInstance is a cold aos64 instance and a scratch buffer in its memory.

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/aonode/aonode/node/fixtures"
 )
 
 // interesting are addresses around the memory's end, 2^31, 2^32 and 2^64.
@@ -299,11 +300,7 @@ func TestPassThrough(t *testing.T) {
 
 // TestFixture lowers the real aos64 module and compiles it.
 func TestFixture(t *testing.T) {
-	wasm, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "wasm", "wasm64-emscripten.wasm"))
-	if err != nil {
-		t.Skipf("fixture not present: %v", err)
-	}
-	out, err := Lower(wasm)
+	out, err := Lower(fixtures.Read(t, "fixtures", "wasm", "wasm64-emscripten.wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}

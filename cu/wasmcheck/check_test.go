@@ -12,6 +12,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/aonode/aonode/node/fixtures"
 )
 
 const header = "\x00asm\x01\x00\x00\x00"
@@ -73,10 +75,7 @@ func TestValidModulesPass(t *testing.T) {
 	if _, err := rt.CompileModule(ctx, valid()); err != nil {
 		t.Fatalf("the test module itself is invalid: %v", err)
 	}
-	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "fixtures", "wasm", "*.wasm"))
-	if len(files) == 0 {
-		t.Log("no fixtures under ../shared: only the hand-built module checked")
-	}
+	files, _ := filepath.Glob(filepath.Join(fixtures.Path(t, "fixtures", "wasm"), "*.wasm"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
