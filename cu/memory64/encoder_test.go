@@ -124,12 +124,10 @@ func funcName(i int) string {
 // code builds instruction bytes.
 type code []byte
 
-func (c code) op(b ...byte) code      { return append(c, b...) }
-func (c code) i32(v int32) code       { return appendS64(append(c, 0x41), int64(v)) }
-func (c code) i64(v uint64) code      { return appendS64(append(c, 0x42), int64(v)) }
-func (c code) u32(v uint32) code      { return appendU32(c, v) }
-func (c code) u64(v uint64) code      { return appendU64(c, v) }
-func (c code) localGet(i uint32) code { return appendU32(append(c, 0x20), i) }
+func (c code) op(b ...byte) code { return append(c, b...) }
+func (c code) i32(v int32) code  { return appendS64(append(c, 0x41), int64(v)) }
+func (c code) i64(v uint64) code { return appendS64(append(c, 0x42), int64(v)) }
+func (c code) u32(v uint32) code { return appendU32(c, v) }
 
 // memarg appends an access's alignment and offset.
 func (c code) memarg(align uint32, offset uint64) code {
