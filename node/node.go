@@ -1,8 +1,8 @@
 // Package node assembles the roles of an aonode process behind one HTTP listener: it opens
 // the store, builds each configured role (SU, CU, MU, gateway), mounts each unit's API under
 // its prefix (/su, /cu, /mu) so that http://host:port/mu is a drop-in base URL for reference
-// clients, serves the gateway routes (/graphql, /raw/{id}, /{id}, /tx) at the root, and
-// /health and /metrics. Tests start many nodes in one process through it;
+// clients, serves the gateway routes (/graphql, /raw/{id}, /{id}, /tx) at the root, the
+// explorer under /explorer (node/explorer), and /health and /metrics. Tests start many nodes in one process through it;
 // the command line only fills a Config and calls Run.
 package node
 
@@ -206,6 +206,9 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /health", n.health)
 	mux.HandleFunc("GET /peers", n.peers)
+	if err := n.mountExplorer(mux, signer, time.Now()); err != nil {
+		return nil, err
+	}
 
 	var err error
 	if cfg.has(RoleSU) {
