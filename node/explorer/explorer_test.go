@@ -121,13 +121,13 @@ func TestProcessListPagesAndFilters(t *testing.T) {
 		t.Fatalf("second page %+v", page)
 	}
 	for q, want := range map[string][]string{
-		"name=beta":             {b},
-		"from-process=" + a:     {c},
-		"owner=" + f.addr:       {c, b, a},
-		"scheduler=" + f.addr:   {c, b, a},
-		"module=" + moduleID:    {c, b, a},
-		"name=nobody":           {},
-		"owner=" + moduleID:     {},
+		"name=beta":              {b},
+		"from-process=" + a:      {c},
+		"owner=" + f.addr:        {c, b, a},
+		"scheduler=" + f.addr:    {c, b, a},
+		"module=" + moduleID:     {c, b, a},
+		"name=nobody":            {},
+		"owner=" + moduleID:      {},
 		"name=alpha&module=" + a: {},
 	} {
 		f.mustGet("/api/processes?"+q, &page)

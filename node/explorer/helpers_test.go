@@ -62,8 +62,10 @@ func newFixtureOn(t testing.TB, db *store.DB, nw Network) *fixture {
 	f.addr = dataitem.OwnerAddress(f.signer.Owner())
 	started := time.UnixMilli(f.now - 3_600_000)
 	ex, err := New(Options{
-		Store:   db,
-		Node:    func() NodeInfo { return NodeInfo{Version: "aonode/test", Roles: []string{"su", "cu"}, Address: f.addr, URL: "http://node.test"} },
+		Store: db,
+		Node: func() NodeInfo {
+			return NodeInfo{Version: "aonode/test", Roles: []string{"su", "cu"}, Address: f.addr, URL: "http://node.test"}
+		},
 		Started: started,
 		Network: nw,
 		Now:     func() time.Time { return time.UnixMilli(f.now) },

@@ -192,7 +192,7 @@ type CronView struct {
 	Monitored bool   `json:"monitored"`
 	// LastCronMs is the timestamp of the newest cron evaluation found among the last
 	// cronLookBack results (0: none there).
-	LastCronMs int64 `json:"last_cron_ms,omitempty"`
+	LastCronMs int64  `json:"last_cron_ms,omitempty"`
 	LastCron   string `json:"last_cron,omitempty"`
 }
 

@@ -13,11 +13,11 @@ import (
 type Match struct {
 	// Kind is process, message, assignment, module, item, wallet (owner of processes),
 	// scheduler (of processes), node (a directory node), or spawner (parent of processes).
-	Kind    string `json:"kind"`
-	ID      string `json:"id"`
-	Process string `json:"process,omitempty"`
+	Kind    string  `json:"kind"`
+	ID      string  `json:"id"`
+	Process string  `json:"process,omitempty"`
 	Nonce   *uint64 `json:"nonce,omitempty"`
-	Label   string `json:"label,omitempty"`
+	Label   string  `json:"label,omitempty"`
 	// Count is how many processes a wallet, scheduler, module or parent has (up to
 	// searchCountCap).
 	Count int `json:"count,omitempty"`
