@@ -50,8 +50,12 @@ function parseRoute() {
   return {parts, q: new URLSearchParams(qs || '')};
 }
 
+// render draws the page of the current route. body[data-ready] names the route once its
+// page is drawn (tests wait for it); it is cleared while a page is being drawn.
 async function render() {
   const ctx = startView();
+  const hash = location.hash || '#/';
+  delete document.body.dataset.ready;
   const {parts, q} = parseRoute();
   window.scrollTo(0, 0);
   try {
@@ -70,7 +74,7 @@ async function render() {
     if (ctx.ac.signal.aborted) return;
     replace(viewEl, h('h1', 'Something went wrong'), errorBox(e));
   }
-  if (!ctx.ac.signal.aborted) document.body.dataset.ready = location.hash || '#/';
+  if (!ctx.ac.signal.aborted && (location.hash || '#/') === hash) document.body.dataset.ready = hash;
 }
 
 function footer() {
@@ -204,10 +208,11 @@ function networkGraph(net, opts = {}) {
       const sus = p.schedulers.map((a) => byScheduler.get(a)).filter(Boolean);
       if (sus.length === 0) continue;
       procs.push({p, sus});
-      gnodes.push({id: 'p:' + p.id});
+      gnodes.push({id: 'p:' + p.id, light: true});
       for (const su of sus) gedges.push({from: 'p:' + p.id, to: su});
     }
   }
+  noteSharedHost(net);
   const pos = layout(gnodes, gedges, {width: W, height: H, prev: netPositions});
   for (const [id, p] of pos) netPositions.set(id, {x: p.x, y: p.y});
 
@@ -283,14 +288,26 @@ function swatch(color, shape) {
   return svg;
 }
 
+// nodeLabel names a node by its URL's host and port; on a network whose nodes share one host
+// (a local testnet) by its port alone.
+let sharedHost = '';
+
 function nodeLabel(n) {
   if (n.url) {
     try {
       const u = new URL(n.url);
-      return u.host;
+      return sharedHost && u.hostname === sharedHost ? ':' + u.port : u.host;
     } catch (_) { /* not a URL */ }
   }
   return short(n.peer_id, 4);
+}
+
+function noteSharedHost(net) {
+  const hosts = new Set();
+  for (const n of net.nodes) {
+    try { hosts.add(new URL(n.url).hostname); } catch (_) { hosts.add(''); }
+  }
+  sharedHost = hosts.size === 1 && net.nodes.length > 1 ? [...hosts][0] : '';
 }
 
 async function networkView(ctx, q) {
@@ -526,7 +543,8 @@ async function processView(ctx, pid, q) {
   }).catch((e) => replace(raftBox, card('Raft group', errorBox(e))));
 
   getJSON('api/process/' + pid + '/graph', ctx.ac.signal)
-    .then((g) => replace(graphBox, processGraph(g)))
+    .then((g) => replace(graphBox, g.nodes.length > 1 ? processGraph(g)
+      : h('p', {class: 'muted'}, `No process spawned it, was spawned by it or exchanged messages with it, among its newest ${num(g.scanned_results)} results and ${num(g.scanned_slots)} slots.`)))
     .catch((e) => { if (!ctx.ac.signal.aborted) replace(graphBox, errorBox(e)); });
 
   await slotsSection(ctx, pid, q, slotsBox);
@@ -550,11 +568,12 @@ const REL_COLOR = {self: '#0f172a', parent: '#7c3aed', child: '#a855f7', peer: '
 
 function processGraph(g) {
   const W = 1000;
-  const H = 380;
+  const H = g.nodes.length <= 4 ? 260 : g.nodes.length <= 12 ? 340 : 440;
   const pins = {[g.center]: {x: W / 2, y: H / 2}};
   const nodes = g.nodes.map((n) => ({id: n.id, pin: pins[n.id]}));
   const pos = layout(nodes, g.edges, {width: W, height: H});
   const svg = s('svg', {class: 'graph pgraph', role: 'img', 'aria-label': 'process graph'});
+  svg.style.aspectRatio = `${W} / ${H}`;
   svg.appendChild(markers());
   const pairs = new Set(g.edges.map((e) => e.from + '>' + e.to));
   const eg = s('g', {class: 'edges'});
@@ -672,7 +691,7 @@ function slotRow(pid, r) {
   const tr = h('tr', {class: r.chain_ok ? '' : 'chain-bad'},
     h('td', {class: 'num'}, h('a', {href: route('/message/' + r.message, {process: pid})}, String(r.nonce))),
     h('td', messageLink(r.message, pid)),
-    h('td', r.nonce === 0 ? badge('Process', 'kind') : r.action ? h('span', {class: 'action'}, r.action) : h('span', {class: 'muted'}, r.type || '—'),
+    h('td', r.nonce === 0 ? badge('Process', 'kind') : r.action ? h('span', {class: 'action', title: r.action}, r.action) : h('span', {class: 'muted'}, r.type || '—'),
       r.assigned ? badge('assigned', 'info') : null),
     h('td', r.from ? (isID(r.from) ? idLink(r.from, route('/search', {q: r.from}), {n: 4, copy: false}) : h('span', {class: 'mono small', title: r.from}, short(r.from, 6))) : '—'),
     h('td', when(r.timestamp_ms)),

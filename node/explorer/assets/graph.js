@@ -17,7 +17,7 @@ function hash(str) {
   return x;
 }
 
-// layout places nodes ([{id, pin?: {x, y}, weight?}]) joined by edges ([{from, to}]) in a
+// layout places nodes ([{id, pin?: {x, y}, light?}]) joined by edges ([{from, to}]) in a
 // width×height box. prev (a Map id → {x, y}) keeps earlier positions. It answers a Map.
 export function layout(nodes, edges, {width, height, prev, iterations} = {}) {
   const n = nodes.length;
@@ -41,11 +41,22 @@ export function layout(nodes, edges, {width, height, prev, iterations} = {}) {
   const pinned = new Set(nodes.filter((nd) => nd.pin).map((nd) => nd.id));
   const allOld = prev && nodes.every((nd) => prev.has(nd.id) || nd.pin);
   const iters = iterations || (allOld ? 30 : n > 150 ? 160 : 300);
-  const k = Math.sqrt((width * height) / n) * 0.75;
+  // The natural edge length: the box shared out among the nodes, but never so long that a
+  // handful of nodes are flung to the corners.
+  const k = Math.min(Math.sqrt((width * height) / n) * 0.9, Math.min(width, height) * 0.3);
   const ids = nodes.map((nd) => nd.id);
   const ps = ids.map((id) => pos.get(id));
   const index = new Map(ids.map((id, i) => [id, i]));
   const es = edges.map((e) => [index.get(e.from), index.get(e.to)]).filter(([a, b]) => a !== undefined && b !== undefined && a !== b);
+  // In a dense graph every node pulls on its many neighbours and all collapse into a ball:
+  // an edge pulls less the more edges its ends have.
+  const deg = new Array(n).fill(0);
+  for (const [a, b] of es) { deg[a]++; deg[b]++; }
+  const pull = es.map(([a, b]) => 1 / Math.sqrt(Math.max(1, Math.min(deg[a], deg[b]))));
+  // A light node (a process beside its SU) pushes and is pushed less, and its edges pull
+  // fully, so that it stays near what it hangs on.
+  const light = nodes.map((nd) => (nd.light ? 0.15 : 1));
+  es.forEach(([a, b], e) => { if (light[a] < 1 || light[b] < 1) pull[e] = 2; });
   let temp = allOld ? k * 0.2 : Math.min(width, height) / 8;
   const cool = temp / (iters + 1);
   for (let it = 0; it < iters; it++) {
@@ -58,18 +69,19 @@ export function layout(nodes, edges, {width, height, prev, iterations} = {}) {
         let dy = a.y - b.y;
         let d2 = dx * dx + dy * dy;
         if (d2 < 0.01) { dx = (i - j) * 0.1; dy = 0.1; d2 = dx * dx + dy * dy; }
-        const f = (k * k) / d2;
+        const f = ((k * k) / d2) * light[i] * light[j];
         a.vx += dx * f; a.vy += dy * f;
         b.vx -= dx * f; b.vy -= dy * f;
       }
     }
-    for (const [i, j] of es) {
+    for (let e = 0; e < es.length; e++) {
+      const [i, j] = es[e];
       const a = ps[i];
       const b = ps[j];
       const dx = a.x - b.x;
       const dy = a.y - b.y;
       const d = Math.sqrt(dx * dx + dy * dy) || 0.01;
-      const f = d / k;
+      const f = (d / k) * pull[e];
       a.vx -= dx * f; a.vy -= dy * f;
       b.vx += dx * f; b.vy += dy * f;
     }
@@ -77,18 +89,46 @@ export function layout(nodes, edges, {width, height, prev, iterations} = {}) {
       if (pinned.has(ids[i])) continue;
       const p = ps[i];
       // Gravity keeps components that share no edge on the page.
-      p.vx += (cx - p.x) * 0.05 * (k / 50);
-      p.vy += (cy - p.y) * 0.05 * (k / 50);
+      p.vx += (cx - p.x) * 0.02 * (k / 50);
+      p.vy += (cy - p.y) * 0.02 * (k / 50);
       const v = Math.sqrt(p.vx * p.vx + p.vy * p.vy) || 1;
       const step = Math.min(v, temp);
       p.x += (p.vx / v) * step;
       p.y += (p.vy / v) * step;
-      p.x = Math.max(30, Math.min(width - 30, p.x));
+      p.x = Math.max(40, Math.min(width - 70, p.x));
       p.y = Math.max(30, Math.min(height - 30, p.y));
     }
     temp -= cool;
   }
+  // Nodes with no edge float to the edges of the box; line them up along its bottom instead,
+  // and fit the connected part above them.
+  const lone = [];
+  const rest = [];
+  ps.forEach((p, i) => ((deg[i] === 0 && n > 1 && !pinned.has(ids[i]) && !(prev && prev.has(ids[i]))) ? lone : rest).push(p));
+  if (!allOld && pinned.size === 0) fit(rest, width, lone.length ? height - 70 : height);
+  const perRow = Math.max(1, Math.floor((width - 120) / 90));
+  lone.forEach((p, i) => {
+    p.x = 60 + (i % perRow) * 90;
+    p.y = height - 40 - Math.floor(i / perRow) * 50;
+  });
   return pos;
+}
+
+// fit scales and moves a fresh layout to fill the box, keeping room for labels.
+function fit(ps, width, height) {
+  const mx = 60;
+  const my = 40;
+  let x0 = Infinity; let x1 = -Infinity; let y0 = Infinity; let y1 = -Infinity;
+  for (const p of ps) { x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y); }
+  const sx = x1 > x0 ? (width - 2 * mx) / (x1 - x0) : 1;
+  const sy = y1 > y0 ? (height - 2 * my) / (y1 - y0) : 1;
+  const sc = Math.min(sx, sy, 2.5);
+  const cx = (x0 + x1) / 2;
+  const cy = (y0 + y1) / 2;
+  for (const p of ps) {
+    p.x = width / 2 + (p.x - cx) * sc;
+    p.y = height / 2 + (p.y - cy) * sc;
+  }
 }
 
 // arc is the SVG path of a ring segment from angle a0 to a1 (radians).
