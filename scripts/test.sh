@@ -5,7 +5,8 @@
 # wazero's compiled code and the modules' host calls are instrumented (and cu/wasi falls back to
 # the interpreter), so the 200-message aos session, the aos end-to-end loop and the WASI
 # compiler-versus-interpreter check would skip their heavy parts or compare the interpreter
-# with itself there.
+# with itself there. The explorer's browser test (a dev node running aos, in a headless
+# Chromium) runs in that second pass too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,8 +33,11 @@ fi
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+# The explorer's browser test drives a headless Chromium; install Debian's where missing.
+scripts/ensure-chromium.sh
+
 go test -race ./...
-go test ./cu/emscripten/... ./cu/ ./cu/wasi/... ./node/
+go test ./cu/emscripten/... ./cu/ ./cu/wasi/... ./node/ ./node/explorer/
 
 # The real client, where Node.js, npm and the shared aos module are at hand.
 if command -v node >/dev/null && command -v npm >/dev/null && command -v curl >/dev/null && [ -f ../shared/fixtures/wasm/aos.wasm ]; then

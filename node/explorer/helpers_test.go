@@ -25,6 +25,7 @@ type fixture struct {
 	signer dataitem.Signer // the SU's key and the messages' signer
 	addr   string
 	now    int64
+	seq    int64 // messages signed
 	mu     sync.Mutex
 	heads  map[string]*su.Head
 	ex     *Explorer
@@ -145,13 +146,23 @@ func (f *fixture) process(extra ...string) string {
 // message sends a Message to pid with extra tags and data.
 func (f *fixture) message(pid, data string, extra ...string) (*dataitem.Item, store.Slot) {
 	f.t.Helper()
+	m := f.signMessage(pid, data, extra...)
+	return m, f.schedule(pid, m)
+}
+
+// signMessage signs a Message to pid; its anchor makes it unique.
+func (f *fixture) signMessage(pid, data string, extra ...string) *dataitem.Item {
+	f.t.Helper()
 	target, err := dataitem.DecodeID(pid)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	tags := append(tagList("Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message"), tagList(extra...)...)
-	m := f.sign(dataitem.Fields{Target: target[:], Data: []byte(data), Tags: tags, Anchor: anchorOf(f.now)})
-	return m, f.schedule(pid, m)
+	f.mu.Lock()
+	f.seq++
+	anchor := anchorOf(f.seq)
+	f.mu.Unlock()
+	return f.sign(dataitem.Fields{Target: target[:], Data: []byte(data), Tags: tags, Anchor: anchor})
 }
 
 func anchorOf(n int64) []byte {
