@@ -23,13 +23,18 @@ const maxPeersReplyBytes = 4 << 20
 
 // mountExplorer serves the explorer under /explorer and sends browsers asking for / to it.
 func (n *Node) mountExplorer(mux *http.ServeMux, signer dataitem.Signer, started time.Time) error {
-	var nw explorer.Network
+	var (
+		nw     explorer.Network
+		client *http.Client
+	)
 	if n.net != nil {
-		nw = explorerNetwork{n: n, client: &http.Client{
+		client = &http.Client{
 			Transport: n.network,
-			// A node record names a URL; the explorer asks it for /peers and nothing else.
+			// A node record names a URL; the explorer asks it for /peers and its process
+			// list, and follows it nowhere else.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}}
+		}
+		nw = explorerNetwork{n: n, client: client}
 	}
 	address := dataitem.OwnerAddress(signer.Owner())
 	ex, err := explorer.New(explorer.Options{
@@ -37,6 +42,7 @@ func (n *Node) mountExplorer(mux *http.ServeMux, signer dataitem.Signer, started
 		Node:       func() explorer.NodeInfo { return n.explorerInfo(address) },
 		Started:    started,
 		Network:    nw,
+		HTTPClient: client,
 		Registerer: n.registry,
 		Logger:     n.log.With("component", "explorer"),
 	})

@@ -77,6 +77,9 @@ type Options struct {
 	Started time.Time
 	// Network is the node's view of the p2p network; nil on a node without p2p.
 	Network Network
+	// HTTPClient asks the directory's SU nodes for the processes they schedule (their
+	// GET /explorer/api/processes); nil: the network view shows this node's processes only.
+	HTTPClient *http.Client
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Registerer receives the explorer's request counter (nil: none).

@@ -3,10 +3,16 @@ package explorer
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +54,11 @@ const (
 	netMaxProcs    = 100
 	netMaxLinks    = 20_000
 	netMaxNodeErrs = 256
+	// netProcsPerSU is how many of its newest processes each SU of the directory is asked
+	// for (GET {url}/explorer/api/processes), so that the view shows which node schedules
+	// what beyond the processes this node holds; netMaxReplyBytes bounds each answer.
+	netProcsPerSU    = 10
+	netMaxReplyBytes = 1 << 20
 )
 
 // NetworkNode is a node of the network view.
@@ -73,11 +84,14 @@ type networkReply struct {
 	Nodes     []NetworkNode `json:"nodes"`
 	// Links are connections [a, b] with a < b, each reported by at least one end.
 	Links [][2]string `json:"links"`
-	// Processes are the newest processes this node holds.
+	// Processes are the newest processes this node holds, then the newest each SU of the
+	// directory schedules (from its explorer).
 	Processes []NetworkProcess `json:"processes"`
 	UpdatedMs int64            `json:"updated_ms"`
 	// Truncated is set when the directory held more nodes than were asked.
 	Truncated bool `json:"truncated,omitempty"`
+	// remote are the processes the directory's SUs named, merged into Processes per request.
+	remote []NetworkProcess
 }
 
 func (e *Explorer) getNetwork(r *http.Request) (any, error) {
@@ -93,6 +107,20 @@ func (e *Explorer) getNetwork(r *http.Request) (any, error) {
 		return nil, err
 	}
 	out := *view
+	// This node's processes, then those the directory's SUs named, once each.
+	seen := map[string]bool{}
+	for _, p := range procs {
+		seen[p.ID] = true
+	}
+	for _, p := range view.remote {
+		if len(procs) >= netMaxProcs+netProcsPerSU*netMaxAsked {
+			break
+		}
+		if !seen[p.ID] {
+			seen[p.ID] = true
+			procs = append(procs, p)
+		}
+	}
 	out.Processes = procs
 	return out, nil
 }
@@ -133,6 +161,7 @@ func (e *Explorer) buildNetwork(ctx context.Context) *networkReply {
 	})
 	out := &networkReply{Available: true, Self: self, Nodes: make([]NetworkNode, len(peers)), Links: [][2]string{}, UpdatedMs: e.opts.Now().UnixMilli()}
 	conns := make([][]string, len(peers))
+	procs := make([][]NetworkProcess, len(peers))
 	sem := make(chan struct{}, netParallel)
 	var wg sync.WaitGroup
 	for i, p := range peers {
@@ -164,6 +193,10 @@ func (e *Explorer) buildNetwork(ctx context.Context) *networkReply {
 			}
 			out.Nodes[i].Asked = true
 			conns[i] = c
+			if p.Scheduler != "" && p.PeerID != self && e.opts.HTTPClient != nil {
+				// A node that runs no explorer, or an older one, simply adds none.
+				procs[i], _ = e.remoteProcesses(actx, p)
+			}
 		})
 	}
 	wg.Wait()
@@ -188,7 +221,44 @@ func (e *Explorer) buildNetwork(ctx context.Context) *networkReply {
 	slices.SortFunc(out.Links, func(x, y [2]string) int {
 		return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1]))
 	})
+	for _, ps := range procs {
+		out.remote = append(out.remote, ps...)
+	}
 	return out
+}
+
+// remoteProcesses asks SU node p for the newest processes it schedules.
+func (e *Explorer) remoteProcesses(ctx context.Context, p Peer) ([]NetworkProcess, error) {
+	u, err := url.Parse(strings.TrimRight(p.URL, "/") + "/explorer/api/processes")
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("its URL %q is not an http(s) URL", clip(p.URL, 128))
+	}
+	u.RawQuery = url.Values{"limit": {strconv.Itoa(netProcsPerSU)}, "scheduler": {p.Scheduler}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s", u.Path, resp.Status)
+	}
+	var reply processesReply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, netMaxReplyBytes)).Decode(&reply); err != nil {
+		return nil, err
+	}
+	var out []NetworkProcess
+	for _, ps := range reply.Processes[:min(len(reply.Processes), netProcsPerSU)] {
+		if !isID(ps.ID) || !slices.Contains(ps.Schedulers, p.Scheduler) {
+			continue // a node answers for its own processes only
+		}
+		out = append(out, NetworkProcess{ID: ps.ID, Name: clip(ps.Name, 64), Schedulers: ps.Schedulers[:min(len(ps.Schedulers), 16)]})
+	}
+	return out, nil
 }
 
 // networkProcesses are the newest processes this node holds, with their schedulers.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,5 +125,36 @@ func TestNetworkViewWithoutP2P(t *testing.T) {
 	f.mustGet("/api/network", &r)
 	if r.Available || len(r.Nodes) != 0 {
 		t.Fatalf("view without p2p: %+v", r)
+	}
+}
+
+// The view adds the processes the directory's SUs schedule, from their explorers.
+func TestNetworkViewAsksSUsForTheirProcesses(t *testing.T) {
+	b := newFixture(t, nil)
+	theirs := b.process("Name", "theirs")
+	mux := http.NewServeMux()
+	mux.Handle("/explorer/", http.StripPrefix("/explorer", b.ex))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	nw := fakeNetwork{self: "12D3KooWa", links: map[string][]string{"12D3KooWa": {"12D3KooWb"}}, nodes: []Peer{
+		{PeerID: "12D3KooWa", Roles: []string{"su"}},
+		{PeerID: "12D3KooWb", URL: srv.URL, Roles: []string{"su"}, Scheduler: b.addr},
+		{PeerID: "12D3KooWc", URL: srv.URL, Roles: []string{"su"}, Scheduler: "someone-else"},
+	}}
+	a := newFixture(t, nw)
+	a.ex.opts.HTTPClient = srv.Client()
+	ours := a.process("Name", "ours")
+	var r networkReply
+	a.mustGet("/api/network", &r)
+	var got []string
+	for _, p := range r.Processes {
+		got = append(got, p.Name)
+		if p.Name == "theirs" && (p.ID != theirs || !slices.Equal(p.Schedulers, []string{b.addr})) {
+			t.Errorf("their process %+v", p)
+		}
+	}
+	// c's answer names b's scheduler, not c's: it is not taken.
+	if !slices.Equal(got, []string{"ours", "theirs"}) || r.Processes[0].ID != ours {
+		t.Fatalf("processes %v", got)
 	}
 }

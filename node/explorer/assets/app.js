@@ -270,7 +270,8 @@ function networkGraph(net, opts = {}) {
   const wrap = h('div', {class: 'graph-wrap'}, svg);
   if (!opts.compact) {
     wrap.appendChild(h('div', {class: 'legend'},
-      Object.entries(ROLE_COLORS).map(([r, c]) => h('span', {class: 'legend-item'}, swatch(c, 'ring'), r.toUpperCase())),
+      Object.entries(ROLE_COLORS).filter(([r]) => net.nodes.some((n) => (n.roles || []).includes(r)))
+        .map(([r, c]) => h('span', {class: 'legend-item'}, swatch(c, 'ring'), r.toUpperCase())),
       showProcs ? h('span', {class: 'legend-item'}, swatch('#0ea5e9', 'square'), 'process → its SU') : null,
       h('span', {class: 'legend-item'}, '★ Raft leader'),
       h('span', {class: 'legend-item'}, swatch('#cbd5e1', 'dash'), 'not answering'),
@@ -506,8 +507,19 @@ async function processView(ctx, pid, q) {
     p = await getJSON('api/process/' + pid, ctx.ac.signal);
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    replace(viewEl, h('h1', 'Process'), h('p', idLink(pid, null, {full: true})), errorBox(e),
-      h('p', 'This node does not hold the process. ', h('a', {href: route('/search', {q: pid})}, 'Search for it'), ' or open the explorer of one of its schedulers.'));
+    const where = h('p', 'This node does not hold the process. ', h('a', {href: route('/search', {q: pid})}, 'Search for it'), '.');
+    replace(viewEl, h('h1', 'Process'), h('p', idLink(pid, null, {full: true})), errorBox(e), where);
+    // The network view may know which node schedules it.
+    const net = await getJSON('api/network', ctx.ac.signal).catch(() => null);
+    const known = net && net.processes.find((x) => x.id === pid);
+    if (known) {
+      noteSharedHost(net);
+      const nodes = net.nodes.filter((n) => n.url && known.schedulers.includes(n.scheduler));
+      if (nodes.length) {
+        where.appendChild(h('span', ' Its scheduler', nodes.length > 1 ? 's run' : ' runs', ' on ',
+          nodes.map((n, i) => [i ? ', ' : '', h('a', {href: explorerOf(n.url, '#/process/' + pid), rel: 'noopener noreferrer'}, nodeLabel(n))]), '.'));
+      }
+    }
     return;
   }
   const graphBox = h('div', h('p', {class: 'muted'}, 'Loading…'));

@@ -43,7 +43,7 @@ export function layout(nodes, edges, {width, height, prev, iterations} = {}) {
   const iters = iterations || (allOld ? 30 : n > 150 ? 160 : 300);
   // The natural edge length: the box shared out among the nodes, but never so long that a
   // handful of nodes are flung to the corners.
-  const k = Math.min(Math.sqrt((width * height) / n) * 0.9, Math.min(width, height) * 0.3);
+  const k = Math.min(Math.sqrt((width * height) / n) * 0.9, Math.max(Math.min(width, height) * 0.3, 140));
   const ids = nodes.map((nd) => nd.id);
   const ps = ids.map((id) => pos.get(id));
   const index = new Map(ids.map((id, i) => [id, i]));
