@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -333,9 +334,11 @@ func (e *Explorer) getNode(*http.Request) (any, error) {
 	}, nil
 }
 
-// netCache holds the last network view; see network.go.
+// netCache holds the last network view; see network.go. mu is held while a view is built;
+// latest is the last view, for readers that must not wait for a build.
 type netCache struct {
-	mu   sync.Mutex
-	last *networkReply
-	at   time.Time
+	mu     sync.Mutex
+	last   *networkReply
+	at     time.Time
+	latest atomic.Pointer[networkReply]
 }

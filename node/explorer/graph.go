@@ -215,8 +215,22 @@ func (g *graph) edge(from, to, kind string) {
 	g.edges[k] = &GraphEdge{From: from, To: to, Kind: kind, Count: 1}
 }
 
-// nameNodes fills the names and Held of the graph's processes from the store.
+// nameNodes fills the names and Held of the graph's processes from the store, and the names
+// of those held elsewhere from the processes the network view last heard of.
 func (e *Explorer) nameNodes(g *graph) error {
+	heard := map[string]string{}
+	if last := e.net.latest.Load(); last != nil {
+		for _, p := range last.remote {
+			heard[p.ID] = p.Name
+		}
+	}
+	defer func() {
+		for id, n := range g.nodes {
+			if n.Name == "" {
+				n.Name = heard[id]
+			}
+		}
+	}()
 	looked := 0
 	for id, n := range g.nodes {
 		if n.Relation == "self" && n.Name != "" {

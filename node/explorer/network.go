@@ -141,6 +141,7 @@ func (e *Explorer) networkView(ctx context.Context) (*networkReply, error) {
 		return nil, ctx.Err()
 	}
 	c.last, c.at = v, now
+	c.latest.Store(v)
 	return v, nil
 }
 
