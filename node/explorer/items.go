@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/store"
 )
 
@@ -196,14 +197,13 @@ type ResultSummary struct {
 	Attested    bool   `json:"attested,omitempty"`
 }
 
-// resultBody is the part of a CU result the explorer reads.
+// resultBody is the part of a CU result the explorer reads: the outbox as aoapi reads it,
+// and what a person reads besides.
 type resultBody struct {
-	Output      json.RawMessage   `json:"Output"`
-	Error       json.RawMessage   `json:"Error"`
-	Messages    []json.RawMessage `json:"Messages"`
-	Spawns      []json.RawMessage `json:"Spawns"`
-	Assignments []json.RawMessage `json:"Assignments"`
-	GasUsed     json.Number       `json:"GasUsed"`
+	aoapi.Result
+	Output  json.RawMessage `json:"Output"`
+	Error   json.RawMessage `json:"Error"`
+	GasUsed json.Number     `json:"GasUsed"`
 }
 
 func summarize(rec store.EvalResult) ResultSummary {

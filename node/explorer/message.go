@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/store"
 )
 
@@ -247,8 +248,8 @@ func viewAttestation(rec store.EvalResult) *AttestationView {
 
 // outboxItem is an outbox Message or Spawn as a module writes it.
 type outboxItem struct {
-	Target string `json:"Target"`
-	Tags   []Tag  `json:"Tags"`
+	Target string      `json:"Target"`
+	Tags   []aoapi.Tag `json:"Tags"`
 }
 
 type outboxAssignment struct {
@@ -272,7 +273,7 @@ func (e *Explorer) outbox(pid string, rec store.EvalResult, pushedFor string) ([
 		if json.Unmarshal(raw, &m) != nil {
 			continue
 		}
-		en := OutboxEntry{Kind: "message", Target: m.Target, Tags: orEmpty(m.Tags), Action: tagValue(m.Tags, "Action")}
+		en := OutboxEntry{Kind: "message", Target: m.Target, Tags: tagsFrom(m.Tags), Action: tagValue(m.Tags, "Action")}
 		if _, err := dataitem.DecodeID(m.Target); err == nil {
 			id, nonce, err := e.findPushed(m.Target, pid, pushedFor, rec.Timestamp, taken)
 			if err != nil {
@@ -314,7 +315,7 @@ func (e *Explorer) outbox(pid string, rec store.EvalResult, pushedFor string) ([
 		if json.Unmarshal(raw, &m) != nil {
 			continue
 		}
-		en := OutboxEntry{Kind: "spawn", Tags: orEmpty(m.Tags)}
+		en := OutboxEntry{Kind: "spawn", Tags: tagsFrom(m.Tags)}
 		// The child carries the spawn's tags, less those the MU sets itself.
 		for i, c := range children {
 			if c != nil && carries(c, m.Tags) {
@@ -377,7 +378,7 @@ func (e *Explorer) findPushed(target, from, pushedFor string, ms int64, taken ma
 
 // carries reports whether item it has every tag of want, except those the MU replaces in a
 // spawned process.
-func carries(it *dataitem.Item, want []Tag) bool {
+func carries(it *dataitem.Item, want []aoapi.Tag) bool {
 	for _, t := range want {
 		switch t.Name {
 		case "Data-Protocol", "Type", "Variant", "From-Module", "From-Process", "Pushed-For":
@@ -397,18 +398,16 @@ func carries(it *dataitem.Item, want []Tag) bool {
 	return true
 }
 
-func orEmpty(t []Tag) []Tag {
-	if t == nil {
-		return []Tag{}
+// tagsFrom are the tags of a module's outbox entry, as the explorer shows tags.
+func tagsFrom(in []aoapi.Tag) []Tag {
+	out := make([]Tag, len(in))
+	for i, t := range in {
+		out[i] = Tag(t)
 	}
-	return t
+	return out
 }
 
-func tagValue(tags []Tag, name string) string {
-	for _, t := range tags {
-		if t.Name == name {
-			return t.Value
-		}
-	}
-	return ""
+func tagValue(tags []aoapi.Tag, name string) string {
+	v, _ := aoapi.TagValue(tags, name)
+	return v
 }
