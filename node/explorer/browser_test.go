@@ -389,6 +389,15 @@ func testAOSNode(t *testing.T, bin, shots string) {
 
 	tb := newTab(t, bin, shots)
 	tb.open(base, "#/")
+	// Rates need a second sample of /metrics, 3 s after the first; a figure drawn wrongly
+	// shows by the third.
+	tb.run("the live figures", chromedp.Poll[chromedp.Void](`Number(document.querySelector('.figures').dataset.samples) >= 3`, chromedp.WithPollingTimeout(30*time.Second)))
+	if n := eval[int](tb, `[...document.querySelectorAll('.fig:not(.absent) .fig-value')].filter((v) => v.textContent === '…' || v.textContent === '—').length`); n != 0 {
+		t.Errorf("%d figures show no value after three samples", n)
+	}
+	if n := eval[int](tb, `document.querySelectorAll('.fig.alarm').length`); n != 0 {
+		t.Errorf("%d figures raise the alarm on a node without errors", n)
+	}
 	tb.shot("overview.png")
 
 	// The process page: its slots, newest first, with results; the graph shows the child.

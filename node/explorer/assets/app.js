@@ -142,7 +142,7 @@ async function overview(ctx) {
       const t = tiles.get(f.key);
       const v = figureSample(f, m, metricsState.last, now);
       t.tile.classList.toggle('absent', v === undefined);
-      t.tile.classList.toggle('alarm', f.alarm && v > 0);
+      t.tile.classList.toggle('alarm', Boolean(f.alarm && v > 0));
       if (v === undefined) { t.val.textContent = '—'; continue; }
       let hist = metricsState.history.get(f.key);
       if (!hist) { hist = []; metricsState.history.set(f.key, hist); }
@@ -168,6 +168,7 @@ async function overview(ctx) {
     const m = parseMetrics(text);
     drawFigures(m, now);
     metricsState.last = {m, t: now};
+    figs.dataset.samples = String(Number(figs.dataset.samples || 0) + 1);
   });
 
   every(ctx, 5000, async () => {
