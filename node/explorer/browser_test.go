@@ -27,6 +27,7 @@ import (
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/node"
 	"github.com/aonode/aonode/node/explorer"
+	"github.com/aonode/aonode/node/fixtures"
 	"github.com/aonode/aonode/store"
 )
 
@@ -314,10 +315,7 @@ const (
 // testAOSNode runs a dev node (every role, one process) with aos processes that talk, spawn
 // and receive a hostile message, then looks at every page.
 func testAOSNode(t *testing.T, bin, shots string) {
-	wasm, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "wasm", "aos.wasm"))
-	if err != nil {
-		t.Skipf("aos fixture not available (../shared/fixtures/wasm/aos.wasm): %v", err)
-	}
+	wasm := fixtures.Read(t, "fixtures", "wasm", "aos.wasm")
 	if raceEnabled {
 		t.Skip("runs aos, which takes minutes under -race; scripts/test.sh runs it without -race")
 	}

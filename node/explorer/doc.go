@@ -4,9 +4,9 @@
 //
 // # What it owns
 //
-// The page's assets (index.html, CSS, JavaScript, SVG) are written here and embedded with
-// go:embed: nothing is loaded from another origin, nothing needs to be installed, and the page
-// works without internet. The JSON endpoints read the node's store and, for the network view,
+// The page's assets (index.html, CSS, JavaScript, SVG) are written here and embedded in the
+// binary (an embed directive in explorer.go): nothing is loaded from another origin, nothing
+// needs to be installed, and the page works without internet. The JSON endpoints read the node's store and, for the network view,
 // the /peers of the nodes in the directory; they are read-only and paged, so that a process of
 // 100,000 slots or a network of 50 nodes costs one page of reads, not a walk of everything.
 //

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aonode/aonode/node/httpcount"
 	"github.com/aonode/aonode/store"
 )
 
@@ -92,7 +93,7 @@ type Options struct {
 type Explorer struct {
 	opts     Options
 	log      *slog.Logger
-	mux      *http.ServeMux
+	handler  http.Handler // the routes, counted
 	assets   map[string]asset
 	requests *prometheus.CounterVec
 	net      netCache
@@ -146,7 +147,7 @@ func New(opts Options) (*Explorer, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found: "+clip(r.URL.Path, 64))
 	})
-	e.mux = mux
+	e.handler = httpcount.Handler(e.requests, mux, "/")
 	return e, nil
 }
 
@@ -181,21 +182,11 @@ func (e *Explorer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
-	rec := &statusRecorder{ResponseWriter: w}
 	if len(r.URL.RawQuery) > maxQueryBytes {
-		writeError(rec, http.StatusRequestURITooLong, fmt.Sprintf("query longer than %d bytes", maxQueryBytes))
-	} else {
-		e.mux.ServeHTTP(rec, r)
+		writeError(w, http.StatusRequestURITooLong, fmt.Sprintf("query longer than %d bytes", maxQueryBytes))
+		return
 	}
-	route := r.Pattern
-	if route == "" || route == "/" {
-		route = "unmatched"
-	}
-	code := rec.code
-	if code == 0 {
-		code = http.StatusOK
-	}
-	e.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	e.handler.ServeHTTP(w, r)
 }
 
 func (e *Explorer) serveAsset(name string) http.HandlerFunc {
@@ -282,27 +273,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // clip shortens s for an error message.
 func clip(s string, n int) string {
