@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
+	"github.com/aonode/aonode/node/clock"
 	"github.com/aonode/aonode/p2p"
 	"github.com/aonode/aonode/su"
 )
@@ -74,21 +76,29 @@ type Config struct {
 	// itself in the node directory and finds the SUs and CUs it lacks through it, so SUURL
 	// and CUURL may stay empty (see network.go).
 	P2P *p2p.Config
-	// PublicURL is the base URL other nodes reach this node's HTTP listener at, announced
-	// in its node record (default: the listener's own URL, right only on one machine).
+	// PublicURL is the base URL clients and other nodes reach this node's HTTP listener at:
+	// announced in its node record, and its /su is the Url of the SU's Scheduler-Location
+	// (default: the listener's own URL, right only on one machine).
 	PublicURL string
-	Logger    *slog.Logger
+	// SchedulerLocationTTL is the Time-To-Live of the SU's Scheduler-Location: how long
+	// clients cache it (default DefaultSchedulerLocationTTL). The SU re-signs it well before.
+	SchedulerLocationTTL time.Duration
+	// Clock drives the node's own timers (so far the Scheduler-Location refresh and the
+	// gateway's negative cache); nil is the wall clock.
+	Clock  Clock
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns a Config with every default filled in; DataDir and the key remain
 // to be set.
 func DefaultConfig() Config {
 	return Config{
-		Roles:               slices.Clone(AllRoles),
-		HTTPAddr:            "127.0.0.1:8734",
-		MaxItemBytes:        su.DefaultMaxItemBytes,
-		ArweavePollInterval: 5 * time.Second,
-		ShutdownTimeout:     10 * time.Second,
+		Roles:                slices.Clone(AllRoles),
+		HTTPAddr:             "127.0.0.1:8734",
+		MaxItemBytes:         su.DefaultMaxItemBytes,
+		ArweavePollInterval:  5 * time.Second,
+		ShutdownTimeout:      10 * time.Second,
+		SchedulerLocationTTL: DefaultSchedulerLocationTTL,
 	}
 }
 
@@ -109,6 +119,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if c.SchedulerLocationTTL == 0 {
+		c.SchedulerLocationTTL = d.SchedulerLocationTTL
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Wall{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -167,6 +183,9 @@ func (c Config) Validate() error {
 	}
 	if c.has(RoleMU) && !c.has(RoleCU) && c.CUURL == "" && c.P2P == nil {
 		return errors.New("node: the mu role needs a CU: run the cu role too or give its URL (--cu)")
+	}
+	if c.SchedulerLocationTTL < aoapi.MinLocationTTL || c.SchedulerLocationTTL > aoapi.MaxLocationTTL {
+		return fmt.Errorf("node: SchedulerLocationTTL %v outside %v..%v", c.SchedulerLocationTTL, aoapi.MinLocationTTL, aoapi.MaxLocationTTL)
 	}
 	if c.CronInterval < 0 {
 		return errors.New("node: CronInterval must not be negative")

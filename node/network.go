@@ -106,6 +106,7 @@ func (n *Node) startNetwork(signer dataitem.Signer) error {
 		Info:       p2p.NodeInfo{Roles: roles, URL: publicURL, Version: Version},
 		Items:      storeItems{n.db},
 		Schedulers: nw,
+		Locations:  &n.locations,
 		Logger:     n.log.With("component", "p2p"),
 		Registerer: n.registry,
 	})
@@ -119,14 +120,10 @@ func (n *Node) startNetwork(signer dataitem.Signer) error {
 
 // validateNetwork checks the p2p settings of c.
 func (c Config) validateNetwork() error {
-	if c.P2P == nil {
-		if c.PublicURL != "" {
-			return errors.New("node: PublicURL is announced over p2p, which is off")
+	if c.P2P != nil {
+		if err := c.P2P.Validate(); err != nil {
+			return fmt.Errorf("node: %w", err)
 		}
-		return nil
-	}
-	if err := c.P2P.Validate(); err != nil {
-		return fmt.Errorf("node: %w", err)
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

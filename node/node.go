@@ -50,6 +50,7 @@ type Node struct {
 	server    *http.Server
 	urls      URLs
 	net       *network // the p2p side (network.go), nil without Config.P2P
+	locations locationSink
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -75,6 +76,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	cfg = cfg.withDefaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, registry: prometheus.NewRegistry(), serveErr: make(chan error, 1)}
+	n.locations.log = cfg.Logger
 	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	signer := cfg.Signer
@@ -236,15 +238,21 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 		mount(mux, "/su", n.su.Handler())
 	}
 	if cfg.has(RoleGateway) {
-		gw, err := gateway.New(gateway.Options{
+		opts := gateway.Options{
 			Store:          n.db,
 			MaxUploadBytes: cfg.MaxItemBytes,
 			Logger:         cfg.Logger.With("role", RoleGateway),
 			Registerer:     n.registry,
-		})
+			Now:            cfg.Clock.Now,
+		}
+		if n.net != nil {
+			opts.Peers = netFetcher{n.net}
+		}
+		gw, err := gateway.New(opts)
 		if err != nil {
 			return nil, err
 		}
+		n.locations.gw.Store(gw)
 		// The more specific patterns (/su/, /cu/, /mu/, /health, /metrics) win over "/".
 		mux.Handle("/", gw)
 	}
@@ -271,6 +279,9 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 			return nil, fmt.Errorf("node: building the MU: %w", err)
 		}
 		mount(mux, "/mu", n.mu.Handler())
+	}
+	if n.su != nil {
+		n.wg.Go(func() { n.announceLocation(ctx, signer) })
 	}
 	return mux, nil
 }

@@ -134,6 +134,9 @@ func (n *Host) validate(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsu
 	case topic == TopicNodes:
 		kind = "nodes"
 		res = n.validateRecord(msg)
+	case topic == TopicSchedulerLocations:
+		kind = "locations"
+		res = n.validateLocation(msg)
 	case strings.HasPrefix(topic, processTopicPrefix):
 		kind = "process"
 		res = n.validateProcess(topic[len(processTopicPrefix):], msg)

@@ -34,7 +34,10 @@ type Deps struct {
 	// Schedulers validates process pushes; nil ignores every push but the
 	// nonce-0 one (which names its own schedulers).
 	Schedulers ProcessSchedulers
-	Logger     *slog.Logger
+	// Locations receives the Scheduler-Locations accepted from gossip (a gateway indexes
+	// them); nil drops them after validation and forwarding.
+	Locations LocationSink
+	Logger    *slog.Logger
 	// Registerer receives the p2p metrics and libp2p's; nil registers none.
 	Registerer prometheus.Registerer
 }
@@ -57,6 +60,7 @@ type Host struct {
 	dir        *Directory
 	mesh       *meshTracker
 	checker    processChecker
+	loc        *locations // ao/1/scheduler-locations (location.go)
 	metrics    *metrics
 	bootstrap  []peer.AddrInfo
 	fetchSlots chan struct{}
@@ -205,6 +209,9 @@ func NewWithHost(h host.Host, cfg Config, deps Deps) (_ *Host, err error) {
 		return nil, fmt.Errorf("p2p: metrics: %w", err)
 	}
 	if err := n.startGossip(); err != nil {
+		return nil, err
+	}
+	if err := n.startLocations(deps.Locations); err != nil {
 		return nil, err
 	}
 	h.SetStreamHandler(FetchProtocol, n.trackHandler(n.handleFetch))

@@ -152,6 +152,23 @@ func (b *Batch) PutParsedItem(it *dataitem.Item) {
 	b.IndexItem(it, uint64(time.Now().UnixNano()))
 }
 
+// DeleteItem removes an item stored with PutItem or PutParsedItem and the index entries it
+// was indexed under at order (ItemOrder's answer). The keys are the ones IndexItem writes, so
+// the two cannot drift apart. It is for items the node replaces (a scheduler's refreshed
+// Scheduler-Location), not for items a scheduler assigned.
+func (b *Batch) DeleteItem(it *dataitem.Item, order uint64) {
+	if b.err != nil {
+		return
+	}
+	var idx Batch
+	idx.IndexItem(it, order)
+	for _, o := range idx.ops {
+		b.ops = append(b.ops, op{key: o.key, delete: true})
+	}
+	rawID := it.RawID()
+	b.Delete(KsItems, []byte(dataitem.EncodeID(rawID[:])))
+}
+
 // indexRaw indexes raw when it is a well-formed data item whose id is id. The store does not
 // judge items (callers verify them before storing); bytes that are not an item with that id
 // are stored unindexed rather than indexed under a name they do not carry.

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"github.com/aonode/aonode/dataitem"
 )
@@ -151,6 +154,70 @@ func TestPutItemIndexes(t *testing.T) {
 	}
 	if len(refs) != 1 || refs[0].Order != first+1 {
 		t.Fatalf("after re-indexing: %+v", refs)
+	}
+}
+
+// TestDeleteItem removes an item and every key its indexing wrote, and nothing of another
+// item's.
+func TestDeleteItem(t *testing.T) {
+	db := openMem(t)
+	s := indexSigner(t, 6)
+	target := sha256.Sum256([]byte("target"))
+	gone := indexTestItem(t, s, target[:], "Data-Protocol", "ao", "Type", "Scheduler-Location", "Url", "http://a")
+	kept := indexTestItem(t, s, nil, "Data-Protocol", "ao", "Type", "Scheduler-Location", "Url", "http://b")
+	commit(t, db, func(b *Batch) {
+		b.PutItem(gone.ID(), gone.Raw())
+		b.PutItem(kept.ID(), kept.Raw())
+	})
+	keysOf := func() map[string]bool {
+		out := map[string]bool{}
+		err := db.view(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				out[string(it.Item().KeyCopy(nil))] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := keysOf()
+	order, err := db.ItemOrder(gone.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, db, func(b *Batch) { b.DeleteItem(gone, order) })
+	after := keysOf()
+	// What DeleteItem removed is exactly what storing gone added: its item, its order entry
+	// and its tag, owner and recipient entries (Data-Protocol and Type are shared with kept,
+	// but their entries name the item, so they are per item too).
+	removed := 0
+	for k := range before {
+		if !after[k] {
+			removed++
+			if !bytes.Contains([]byte(k), []byte(gone.ID())) {
+				t.Fatalf("removed a key that is not gone's: %x", k)
+			}
+		}
+	}
+	for k := range after {
+		if bytes.Contains([]byte(k), []byte(gone.ID())) {
+			t.Fatalf("key of the deleted item left: %x", k)
+		}
+	}
+	// 1 item + 1 items index + 1 order + 3 tags + 1 owner + 1 recipient.
+	if removed != 8 {
+		t.Fatalf("removed %d keys, want 8", removed)
+	}
+	if ok, _ := db.HasItem(gone.ID()); ok {
+		t.Fatal("the deleted item is still there")
+	}
+	refs, err := db.QueryItems(ItemQuery{Limit: 10, Owners: []string{gone.Address()}, Tags: []TagFilter{{"Type", []string{"Scheduler-Location"}}}})
+	if err != nil || len(refs) != 1 || refs[0].ID != kept.ID() {
+		t.Fatalf("after delete: %v %v", ids(refs), err)
 	}
 }
 

@@ -4,9 +4,12 @@
 // with its tags as response headers: the MU's process look-up), and POST /tx (upload of a
 // signed ANS-104 item, as bundlers accept them).
 //
-// The gateway never fetches from Arweave or from peers: what the node's store holds is all it
-// knows. Items uploaded here are verified before they are stored, and stored with their
-// indexes in one durable batch.
+// The gateway never fetches from Arweave. What the node's store holds is what it knows, and on a
+// p2p node (Options.Peers) an id it does not hold is looked up at the peers by GET /{id},
+// /raw/{id} and GraphQL ids: verified, stored, then answered (bounded: peers.go). Items
+// uploaded here are verified before they are stored, and stored with their indexes in one
+// durable batch. The node hands it the Scheduler-Locations of the network's SUs
+// (PutSchedulerLocation), so that clients that find an SU by GraphQL work on any node.
 package gateway
 
 import (
@@ -20,11 +23,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/node/httpcount"
 	"github.com/aonode/aonode/store"
 )
@@ -58,6 +63,10 @@ type Options struct {
 	Logger         *slog.Logger
 	// Registerer receives the gateway's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Peers, when set, finds the items the store does not hold (fetch by id from peers).
+	Peers Fetcher
+	// Now is the clock of the peer look-ups' negative cache (time.Now when nil).
+	Now func() time.Time
 }
 
 // Gateway is the http.Handler of the root routes.
@@ -68,6 +77,10 @@ type Gateway struct {
 	counted  http.Handler // the routes, counted by route and status
 	requests *prometheus.CounterVec
 	uploads  *prometheus.CounterVec
+
+	peers       *peerLookup // nil without Options.Peers
+	peerFetches *prometheus.CounterVec
+	locMu       sync.Mutex // one Scheduler-Location replacement at a time
 }
 
 // New returns a gateway over opts.Store.
@@ -96,9 +109,20 @@ func New(opts Options) (*Gateway, error) {
 			Name: "aonode_gateway_uploads_total",
 			Help: "POST /tx uploads by outcome (stored, duplicate, rejected).",
 		}, []string{"outcome"}),
+		peerFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aonode_gateway_peer_fetches_total",
+			Help: "Items the gateway looked up at peers, by outcome (ok, not_found, bad, too_large).",
+		}, []string{"outcome"}),
+	}
+	if opts.Peers != nil {
+		now := opts.Now
+		if now == nil {
+			now = time.Now
+		}
+		g.peers = newPeerLookup(opts.Peers, now)
 	}
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{g.requests, g.uploads} {
+		for _, c := range []prometheus.Collector{g.requests, g.uploads, g.peerFetches} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("gateway: registering metrics: %w", err)
 			}
@@ -175,7 +199,11 @@ func (g *Gateway) graphql(w http.ResponseWriter, r *http.Request) {
 		writeGQLError(w, http.StatusBadRequest, "request has no query")
 		return
 	}
-	data, err := execute(g.src, req)
+	var missing func(id string) (*dataitem.Item, error)
+	if g.peers != nil {
+		missing = func(id string) (*dataitem.Item, error) { return g.fromPeers(r.Context(), id) }
+	}
+	data, err := execute(g.src, req, missing)
 	var qe *queryError
 	switch {
 	case errors.As(err, &qe):
@@ -217,6 +245,9 @@ func (g *Gateway) item(w http.ResponseWriter, r *http.Request) (*dataitem.Item, 
 		return nil, false
 	}
 	it, err := loadItem(g.src, id)
+	if errors.Is(err, store.ErrNotFound) && g.peers != nil {
+		it, err = g.fromPeers(r.Context(), id)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "Not Found")
@@ -370,6 +401,19 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	outcome := "duplicate"
+	if loc, lerr := aoapi.ParseSchedulerLocation(it); !have && lerr == nil && !loc.Issued.IsZero() {
+		// A Scheduler-Location replaces the held one only when newer: an old one replayed
+		// here must not become the newest that clients are sent to.
+		stored, err := g.PutSchedulerLocation(r.Context(), it)
+		if err != nil {
+			g.fail(w, "storing item", id, err)
+			return
+		}
+		have = true
+		if stored {
+			outcome = "stored"
+		}
+	}
 	if !have {
 		b := g.src.NewBatch()
 		b.PutItem(id, it.Raw())

@@ -611,7 +611,7 @@ func FuzzGraphQL(f *testing.F) {
 		if err == nil && len(doc.ops) == 0 {
 			t.Fatal("parsed a document without operations")
 		}
-		data, err := execute(emptyStore{}, gqlRequest{Query: q, Variables: json.RawMessage(`{"transactionIds":["x"],"owner":"o","processIds":[],"skipTags":true,"skipSignature":false,"skipAnchor":true,"owners":[],"processId":"p","limit":3}`)})
+		data, err := execute(emptyStore{}, gqlRequest{Query: q, Variables: json.RawMessage(`{"transactionIds":["x"],"owner":"o","processIds":[],"skipTags":true,"skipSignature":false,"skipAnchor":true,"owners":[],"processId":"p","limit":3}`)}, nil)
 		if err == nil {
 			if _, err := json.Marshal(data); err != nil {
 				t.Fatalf("result does not encode: %v", err)

@@ -83,14 +83,17 @@ type gqlRequest struct {
 // executor runs one operation against the gateway's store.
 type executor struct {
 	src      ItemStore
+	missing  func(id string) (*dataitem.Item, error) // looks an id up at peers; nil: none
+	fetched  int                                     // ids looked up at peers so far
 	doc      *document
 	vars     map[string]any
 	declared map[string]bool
 	resolved int
 }
 
-// execute parses and runs a request and returns the value of "data".
-func execute(src ItemStore, req gqlRequest) (*object, error) {
+// execute parses and runs a request and returns the value of "data". missing, when not nil,
+// finds ids the store does not hold (at most maxPeerFetchesPerPost per request).
+func execute(src ItemStore, req gqlRequest, missing func(id string) (*dataitem.Item, error)) (*object, error) {
 	doc, err := parseDocument(req.Query)
 	if err != nil {
 		var se *syntaxError
@@ -126,7 +129,7 @@ func execute(src ItemStore, req gqlRequest) (*object, error) {
 			return nil, qerrf("Variables must be a JSON object: %v", err)
 		}
 	}
-	e := &executor{src: src, doc: doc, vars: map[string]any{}, declared: map[string]bool{}}
+	e := &executor{src: src, missing: missing, doc: doc, vars: map[string]any{}, declared: map[string]bool{}}
 	for _, v := range op.vars {
 		e.declared[v.name] = true
 	}
@@ -583,6 +586,10 @@ func (e *executor) byIDs(ids []string, q store.ItemQuery) ([]txNode, error) {
 			continue
 		}
 		it, err := loadItem(e.src, id)
+		if errors.Is(err, store.ErrNotFound) && e.missing != nil && e.fetched < maxPeerFetchesPerPost {
+			e.fetched++
+			it, err = e.missing(id)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
