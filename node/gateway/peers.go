@@ -82,7 +82,11 @@ func (g *Gateway) fromPeers(ctx context.Context, id string) (*dataitem.Item, err
 	p.inflight[id] = c
 	p.mu.Unlock()
 
-	c.it, c.err = g.fetchAndStore(ctx, id)
+	// A look-up that ended between the caller's store miss and now has stored the item.
+	c.it, c.err = loadItem(g.src, id)
+	if errors.Is(c.err, store.ErrNotFound) {
+		c.it, c.err = g.fetchAndStore(ctx, id)
+	}
 	p.mu.Lock()
 	delete(p.inflight, id)
 	if c.err != nil && ctx.Err() == nil {
