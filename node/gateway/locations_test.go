@@ -78,8 +78,8 @@ func TestPutSchedulerLocation(t *testing.T) {
 	put(a, true)
 	put(a, false)
 	put(location(t, su, "http://a/su", time.Hour, t0.Add(10*time.Minute)), false) // fresh enough
-	put(location(t, su, "http://a/su", time.Hour, t0.Add(-time.Minute)), false)    // older
-	b := location(t, su, "http://b/su", time.Hour, t0.Add(11*time.Minute))          // moved
+	put(location(t, su, "http://a/su", time.Hour, t0.Add(-time.Minute)), false)   // older
+	b := location(t, su, "http://b/su", time.Hour, t0.Add(11*time.Minute))        // moved
 	put(b, true)
 	if !strings.Contains(newest(), "http://b/su") {
 		t.Fatalf("newest after the move: %s", newest())
