@@ -25,8 +25,12 @@ import (
 //	GET  /health               200, empty body
 //	GET  /metrics              Prometheus text (when a metrics handler is configured)
 //	GET  /{id}?process-id=     message, assignment, or the paginated process list
+//	GET  /{pid}                the list of a process this SU holds (process-id may be left out)
 //	GET  /processes/{id}       the Process object
 //	GET  /{id}/latest          the latest Message object
+//
+// Every refusal is JSON {"error": ...}, also for routes and methods it does not serve and for
+// a malformed query string.
 func (s *SU) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.getInfo)
@@ -44,8 +48,21 @@ func (s *SU) Handler() http.Handler {
 		case r.PathValue("b") == "latest":
 			s.getLatest(w, r, r.PathValue("a"))
 		default:
-			http.NotFound(w, r)
+			writeError(w, http.StatusNotFound, "Not Found")
 		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// Only GET and POST are served; a path some route serves for another method is 405.
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && m != r.Method {
+				w.Header().Set("Allow", "GET, POST, OPTIONS")
+				writeError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+				return
+			}
+		}
+		writeError(w, http.StatusNotFound, "Not Found")
 	})
 	return s.countRequests(mux)
 }
@@ -67,6 +84,12 @@ func (s *SU) countRequests(mux *http.ServeMux) http.Handler {
 			s.metrics.requests.WithLabelValues("preflight", "200").Inc()
 			return
 		}
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			// The reference's actix answers these in plain text; aonode keeps to JSON.
+			writeError(w, http.StatusBadRequest, "Query deserialize error: "+err.Error())
+			s.metrics.requests.WithLabelValues("bad_query", "400").Inc()
+			return
+		}
 		counted.ServeHTTP(w, r)
 	})
 }
@@ -77,7 +100,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	// serde_json does not escape <, > and &; neither do we.
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		http.Error(w, `{"error":"encoding response"}`, http.StatusInternalServerError)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"error":"encoding response"}`)
 		return
 	}
 	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
@@ -128,9 +153,8 @@ func (s *SU) getTimestamp(w http.ResponseWriter, r *http.Request) {
 
 func (s *SU) getMetrics(w http.ResponseWriter, r *http.Request) {
 	if s.opts.MetricsHandler == nil {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = io.WriteString(w, "Metrics not enabled")
+		// The reference's text, as JSON like every other refusal.
+		writeError(w, http.StatusBadRequest, "Metrics not enabled")
 		return
 	}
 	s.opts.MetricsHandler.ServeHTTP(w, r)
@@ -240,10 +264,17 @@ func (s *SU) getByID(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
 	if !q.Has("process-id") {
-		// What actix answers for a missing required query field.
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = io.WriteString(w, "Query deserialize error: missing field `process-id`")
+		// aoconnect 0.0.98's getMessages asks GET /{process}?from&to&limit without it. The
+		// reference requires it since a8946493 for its router mode only, so a process this SU
+		// holds is answered with its list; anything else gets the reference's refusal (as JSON).
+		if _, err := s.opts.DB.Slot(id, 0); err == nil {
+			s.writePage(w, r, id, q)
+			return
+		} else if !errors.Is(err, store.ErrNotFound) {
+			s.fail(w, r, err)
+			return
+		}
+		writeError(w, http.StatusBadRequest, "Query deserialize error: missing field `process-id`")
 		return
 	}
 	pid := q.Get("process-id")

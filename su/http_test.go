@@ -43,11 +43,26 @@ func TestHTTPInfoTimestampHealth(t *testing.T) {
 	if code, body, _ := e.do("GET", "/health", nil); code != 200 || len(body) != 0 {
 		t.Fatalf("GET /health = %d %q", code, body)
 	}
-	if code, body, _ := e.do("GET", "/metrics", nil); code != 400 || string(body) != "Metrics not enabled" {
+	if code, body, _ := e.do("GET", "/metrics", nil); code != 400 || string(body) != `{"error":"Metrics not enabled"}` {
 		t.Fatalf("GET /metrics without metrics = %d %q", code, body)
 	}
-	if code, _, _ := e.do("PUT", "/", nil); code != http.StatusMethodNotAllowed {
-		t.Fatalf("PUT / = %d", code)
+	// Every refusal is JSON, also from routing and query parsing.
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		body         string
+	}{
+		{"PUT", "/", http.StatusMethodNotAllowed, `{"error":"Method Not Allowed"}`},
+		{"DELETE", "/" + handAID0, http.StatusMethodNotAllowed, `{"error":"Method Not Allowed"}`},
+		{"GET", "/a/b/c", http.StatusNotFound, `{"error":"Not Found"}`},
+		{"GET", "/a/b", http.StatusNotFound, `{"error":"Not Found"}`},
+		{"GET", "/" + handAID0 + "?process-id=%zz", http.StatusBadRequest, `{"error":"Query deserialize error: invalid URL escape \"%zz\""}`},
+		{"GET", "/" + handAID0 + "?process-id=x&limit=ten", http.StatusBadRequest, `{"error":"Message or Process not found"}`},
+	} {
+		code, body, h := e.do(tc.method, tc.path, nil)
+		if code != tc.code || string(body) != tc.body || h.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s = %d %s (%s), want %d %s", tc.method, tc.path, code, body, h.Get("Content-Type"), tc.code, tc.body)
+		}
 	}
 }
 
@@ -263,8 +278,27 @@ func TestHTTPMessageShapes(t *testing.T) {
 	}
 
 	code, text, _ := e.do("GET", "/"+m.ID(), nil)
-	if code != 400 || string(text) != "Query deserialize error: missing field `process-id`" {
+	if code != 400 || string(text) != `{"error":"Query deserialize error: missing field `+"`process-id`"+`"}` {
 		t.Fatalf("missing process-id: %d %s", code, text)
+	}
+	// aoconnect's getMessages: GET /{process}?from&to&limit without process-id answers the
+	// list of a process this SU holds, the same as with it.
+	for _, q := range []string{"", "?limit=1", "?from=0&to=9999999999999&limit=100"} {
+		sep := "?"
+		if q != "" {
+			sep = "&"
+		}
+		_, without, _ := e.do("GET", "/"+p.ID()+q, nil)
+		_, with, _ := e.do("GET", "/"+p.ID()+q+sep+"process-id="+p.ID(), nil)
+		if !strings.Contains(string(without), `"page_info"`) || string(without) != string(with) {
+			t.Fatalf("list%s without process-id:\n%s\nwith:\n%s", q, without, with)
+		}
+	}
+	if _, b, _ := e.do("GET", "/"+p.ID()+"?limit=0", nil); string(b) != `{"error":"invalid limit: 0 (must be at least 1)"}` {
+		t.Fatalf("a bad limit without process-id: %s", b)
+	}
+	if code, b, _ := e.do("GET", "/"+handAID0+"?from=1", nil); code != 400 || !strings.Contains(string(b), "missing field `process-id`") {
+		t.Fatalf("an unknown id without process-id: %d %s", code, b)
 	}
 	e.getJSON("/"+handAID0+"?process-id="+p.ID(), 400, nil)
 	if _, b, _ := e.do("GET", "/"+handAID0+"?process-id="+p.ID(), nil); string(b) != `{"error":"Message or Process not found"}` {
