@@ -294,9 +294,12 @@ func (c *CU) parseBound(pid, v string) (bound, error) {
 	return bound{set: true, ts: int64(ts)}, nil
 }
 
+// edge is one result of a connection: the reference's cursor and node, then the id of the
+// evaluated message, which the reference leaves out (a cron evaluation has none).
 type edge struct {
-	Cursor string          `json:"cursor"`
-	Node   json.RawMessage `json:"node"`
+	Cursor    string          `json:"cursor"`
+	Node      json.RawMessage `json:"node"`
+	MessageID string          `json:"messageId,omitempty"`
 }
 
 type connection struct {
@@ -366,7 +369,7 @@ func (c *CU) listResults(pid string, from, to bound, desc, cronOnly bool, limit 
 			innerErr = err
 			return false
 		}
-		conn.Edges = append(conn.Edges, edge{Cursor: encodeCursor(r, sort), Node: node})
+		conn.Edges = append(conn.Edges, edge{Cursor: encodeCursor(r, sort), Node: node, MessageID: r.MessageID})
 		return true
 	})
 	if err == nil {

@@ -74,6 +74,12 @@ func TestResultsPaging(t *testing.T) {
 	if len(all) != 30 {
 		t.Fatalf("paged %d results, want 30", len(all))
 	}
+	// Each edge names its message (beside the reference's cursor and node).
+	var last connection
+	h.get("/results/"+pid+"?sort=DESC&limit=1").json(t, &last)
+	if len(last.Edges) != 1 || last.Edges[0].MessageID != ids[28] {
+		t.Fatalf("the newest edge names %+v, want message %s", last.Edges, ids[28])
+	}
 	for i, o := range all {
 		if !strings.Contains(o, "count="+strconv.Itoa(i+1)+" ") {
 			t.Fatalf("result %d out of order: %s", i, o)
@@ -155,6 +161,15 @@ func TestCrons(t *testing.T) {
 	h.get("/results/"+pid+"?limit=100").json(t, &all)
 	if len(all.Edges) != 10 {
 		t.Fatalf("%d results, want 4 scheduled + 6 cron", len(all.Edges))
+	}
+	named := 0
+	for _, e := range all.Edges {
+		if e.MessageID != "" {
+			named++
+		}
+	}
+	if named != 4 {
+		t.Fatalf("%d edges name a message, want the 4 scheduled (crons have none)", named)
 	}
 	h.rt.mu.Lock()
 	first := string(h.rt.seen[1])

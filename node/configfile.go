@@ -33,8 +33,11 @@ type File struct {
 	SU      string `yaml:"su"`
 	CU      string `yaml:"cu"`
 	Gateway string `yaml:"gateway"`
-	// PublicURL is the base URL other nodes reach this one at (default: the listener's).
+	// PublicURL is the base URL clients and other nodes reach this one at; its /su is the
+	// Url of the SU's Scheduler-Location (default: the listener's).
 	PublicURL string `yaml:"public-url"`
+	// SchedulerLocationTTL is the Time-To-Live of the SU's Scheduler-Location (default 1h).
+	SchedulerLocationTTL time.Duration `yaml:"scheduler-location-ttl"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log-level"`
 
@@ -92,6 +95,8 @@ func FileDefaults() File {
 		LogLevel:    "info",
 		BlockHeight: c.BlockHeight,
 		ArweavePoll: c.ArweavePollInterval,
+
+		SchedulerLocationTTL: c.SchedulerLocationTTL,
 		Limits: FileLimits{
 			MaxItemBytes:    c.MaxItemBytes,
 			ShutdownTimeout: c.ShutdownTimeout,
@@ -159,6 +164,7 @@ func (f File) Config() Config {
 	c.DataDir = f.Data
 	c.HTTPAddr = f.HTTP
 	c.PublicURL = f.PublicURL
+	c.SchedulerLocationTTL = f.SchedulerLocationTTL
 	c.SUURL, c.CUURL, c.GatewayURL = f.SU, f.CU, f.Gateway
 	c.BlockHeight = f.BlockHeight
 	c.ArweaveURL = f.Arweave

@@ -151,7 +151,21 @@ func vectorKeyFiles(t *testing.T, dir string) map[string]string {
 	return files
 }
 
+// TestMain keeps the client commands' environment out of the tests: they set it themselves.
+func TestMain(m *testing.M) {
+	os.Unsetenv(envNode)
+	os.Unsetenv(envKey)
+	os.Exit(m.Run())
+}
+
 func TestUsage(t *testing.T) {
+	// A zero default is shown as what it means; a set one once.
+	if r := run(t, "dev", "--help"); !strings.Contains(r.stderr, "monitored processes (default 1s)") || strings.Contains(r.stderr, "(0: ") {
+		t.Fatalf("dev --help:\n%s", r.stderr)
+	}
+	if r := run(t, "run", "--help"); !strings.Contains(r.stderr, "monitored processes (default 10s)") || !strings.Contains(r.stderr, "-public-url") {
+		t.Fatalf("run --help:\n%s", r.stderr)
+	}
 	run(t, "keygen", "--help").want(t, 0, "usage: aonode keygen")
 	run(t, "item", "--help").want(t, 0, "subcommands")
 	run(t, "item", "sign", "--help").want(t, 0, "--anchor")

@@ -1,8 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,6 +27,13 @@ const DefaultNodeURL = "http://127.0.0.1:8734"
 // maxReplyBytes bounds what the client reads of one HTTP reply.
 const maxReplyBytes = 64 << 20
 
+// The environment of the client commands: the node they talk to and the key they sign with,
+// so that a session needs neither on every line.
+const (
+	envNode = "AONODE_NODE"
+	envKey  = "AONODE_KEY"
+)
+
 // clientFlags are the flags every client command shares.
 type clientFlags struct {
 	node    string
@@ -34,9 +42,45 @@ type clientFlags struct {
 
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	c := &clientFlags{}
-	fs.StringVar(&c.node, "node", DefaultNodeURL, "base URL of the node (its /mu, /cu, /su and gateway routes are used)")
+	def := DefaultNodeURL
+	if v := os.Getenv(envNode); v != "" {
+		def = v
+	}
+	fs.StringVar(&c.node, "node", def, "base URL of the node (its /mu, /cu, /su and gateway routes are used); default $"+envNode+", else "+DefaultNodeURL)
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "timeout of each HTTP request")
 	return c
+}
+
+// addKeyFlag registers --key for a command that signs with it (what).
+func addKeyFlag(fs *flag.FlagSet, what string) *string {
+	return fs.String("key", "", "key file (JWK) that signs "+what+"; default $"+envKey+", else "+devKeyPath+" when it exists (the key of 'aonode dev' run from this folder)")
+}
+
+// devKeyPath is the key a dev node run from the current folder makes.
+var devKeyPath = DefaultDevDataDir + string(os.PathSeparator) + "key.json"
+
+// clientKey names the key file a client command signs with: --key, else $AONODE_KEY, else the
+// dev node's key in the current folder. ok is false when there is none of these.
+func clientKey(flagValue string) (path string, ok bool) {
+	if flagValue != "" {
+		return flagValue, true
+	}
+	if v := os.Getenv(envKey); v != "" {
+		return v, true
+	}
+	if st, err := os.Stat(devKeyPath); err == nil && st.Mode().IsRegular() {
+		return devKeyPath, true
+	}
+	return "", false
+}
+
+// clientSigner loads the key clientKey names.
+func clientSigner(flagValue string) (dataitem.Signer, error) {
+	path, ok := clientKey(flagValue)
+	if !ok {
+		return nil, usageError{"--key FILE is required (or set $" + envKey + ", or run from the folder where 'aonode dev' keeps " + devKeyPath + ")"}
+	}
+	return loadSigner(path)
 }
 
 // nodeClient speaks to one node's units (/su, /cu, /mu) and gateway (the root).
@@ -88,23 +132,6 @@ func (c *nodeClient) schedulerAddress(ctx context.Context) (string, error) {
 		return "", errors.New("the node's SU answered GET /su/ without an address")
 	}
 	return info.Address, nil
-}
-
-// printJSON writes v (or raw JSON) indented, one document per call.
-func printJSON(w io.Writer, v any) error {
-	var b []byte
-	var err error
-	if raw, ok := v.(json.RawMessage); ok {
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, raw, "", "  "); err != nil {
-			return fmt.Errorf("the node answered with invalid JSON: %w", err)
-		}
-		b = buf.Bytes()
-	} else if b, err = json.MarshalIndent(v, "", "  "); err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
 }
 
 func loadSigner(file string) (dataitem.Signer, error) {
@@ -200,9 +227,32 @@ func itemData(d []byte) []byte {
 	return d
 }
 
+// freshAnchor is a random anchor of 32 base64url characters (24 random bytes). ed25519
+// signatures are deterministic, so without one the same tags and data sent twice would be one
+// item id, and the second send would silently be the first message with its old result.
+func freshAnchor() ([]byte, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("making an anchor: %w", err)
+	}
+	return []byte(base64.RawURLEncoding.EncodeToString(b[:])), nil
+}
+
+// anchorOf is --anchor when given, else a fresh one.
+func anchorOf(flagValue string) ([]byte, error) {
+	if flagValue == "" {
+		return freshAnchor()
+	}
+	a, err := parseAnchor(flagValue)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return a, nil
+}
+
 // ---- spawn
 
-const spawnUsage = `spawn --module ID [--scheduler ADDR] [--tag Name=Value]... [--data S | --data-file F] --key FILE [--node URL]
+const spawnUsage = `spawn (--module ID | --module-file FILE.wasm) [--scheduler ADDR] [--tag Name=Value]... [--data S | --data-file F] [--anchor A] [--key FILE] [--node URL] [--quiet]
 
 Spawns a process as aoconnect's spawn() does: checks the module through the
 node's gateway (GraphQL: Data-Protocol ao, Type Module, Module-Format,
@@ -210,7 +260,13 @@ Input-Encoding, Output-Encoding), signs a Type Process item (tags: yours, then
 Content-Type text/plain when there is no data, SDK aoconnect, Data-Protocol ao,
 Variant ao.TN.1, Type Process, Module, Scheduler, Timestamp) and posts it to
 the node's MU. --scheduler defaults to the address of the node's SU.
-Prints {"id", "process", "module", "scheduler"} as JSON.`
+  --module-file  publishes FILE.wasm first, as 'aonode module publish' does
+                 (--module-format, default detected; --memory-limit and
+                 --compute-limit, defaults as there), then spawns it
+  --anchor       32 characters, or base64url of 32 bytes (default: random)
+Prints {"id", "process", "module", "scheduler"} as JSON, or with --quiet
+the process id alone. The node and key default to $AONODE_NODE and
+$AONODE_KEY (see 'aonode send --help').`
 
 func spawnCommand() command {
 	return command{name: "spawn", summary: "spawn a process on a node (as aoconnect does)", run: runSpawn}
@@ -226,16 +282,30 @@ const moduleQuery = `query GetTransactions ($transactionIds: [ID!]!) {
 func runSpawn(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("spawn", spawnUsage, stderr)
 	cf := addClientFlags(fs)
-	keyFile := fs.String("key", "", "key file (JWK) that signs the process")
+	keyFile := addKeyFlag(fs, "the process (and the module of --module-file)")
 	module := fs.String("module", "", "module id")
+	moduleFile := fs.String("module-file", "", "module binary to publish, then spawn")
+	modFlags := addModuleLimitFlags(fs)
+	modFormat := fs.String("module-format", "", "Module-Format of --module-file (default: detected)")
 	scheduler := fs.String("scheduler", "", "scheduler address (default: the node's SU)")
+	anchor := fs.String("anchor", "", "anchor: 32 characters, or base64url of 32 bytes (default: random)")
+	quiet := fs.Bool("quiet", false, "print the process id only")
 	var tags tagFlags
 	fs.Var(&tags, "tag", "tag as Name=Value (repeatable)")
 	df := addDataFlags(fs)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if err := checkID("module", *module); err != nil {
+	switch {
+	case *module != "" && *moduleFile != "":
+		return usageError{"give --module or --module-file, not both"}
+	case *moduleFile == "":
+		if err := checkID("module", *module); err != nil {
+			return err
+		}
+	}
+	spec, err := modFlags.spec(*modFormat)
+	if err != nil {
 		return err
 	}
 	nc, err := cf.client()
@@ -246,11 +316,28 @@ func runSpawn(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	signer, err := loadSigner(*keyFile)
+	f := dataitem.Fields{Data: itemData(data)}
+	if f.Anchor, err = anchorOf(*anchor); err != nil {
+		return err
+	}
+	signer, err := clientSigner(*keyFile)
 	if err != nil {
 		return err
 	}
-	if err := nc.checkModule(ctx, *module); err != nil {
+	if *moduleFile != "" {
+		wasm, err := readWasm(*moduleFile)
+		if err != nil {
+			return err
+		}
+		if spec.format == "" {
+			spec.format = detectFormat(wasm)
+		}
+		it, err := uploadModule(ctx, nc, signer, wasm, spec)
+		if err != nil {
+			return err
+		}
+		*module = it.ID()
+	} else if err := nc.checkModule(ctx, *module); err != nil {
 		return err
 	}
 	if *scheduler == "" {
@@ -258,18 +345,21 @@ func runSpawn(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	t := aoTags(tags, len(data) > 0, true, []dataitem.Tag{
+	f.Tags = aoTags(tags, len(data) > 0, true, []dataitem.Tag{
 		{Name: "Type", Value: "Process"},
 		{Name: "Module", Value: *module},
 		{Name: "Scheduler", Value: *scheduler},
 		{Name: "Timestamp", Value: strconv.FormatInt(time.Now().UnixMilli(), 10)},
 	}, "Module", "Scheduler", "Timestamp")
-	it, err := dataitem.Sign(signer, dataitem.Fields{Tags: t, Data: itemData(data)})
+	it, err := dataitem.Sign(signer, f)
 	if err != nil {
 		return err
 	}
 	if err := nc.postItem(ctx, it); err != nil {
 		return err
+	}
+	if *quiet {
+		return printID(stdout, it.ID())
 	}
 	return printJSON(stdout, map[string]string{"id": it.ID(), "process": it.ID(), "module": *module, "scheduler": *scheduler})
 }
@@ -328,15 +418,23 @@ func (c *nodeClient) checkModule(ctx context.Context, id string) error {
 
 // ---- send
 
-const sendUsage = `send --process ID [--tag Name=Value]... [--data S | --data-file F] [--anchor A] [--cast | --wait] --key FILE [--node URL]
+const sendUsage = `send --process ID [--tag Name=Value]... [--data S | --data-file F] [--anchor A] [--cast | --wait] [--key FILE] [--node URL] [--quiet]
 
 Sends a message as aoconnect's message() does: signs an item targeting the
 process (tags: yours, then SDK aoconnect, Content-Type text/plain when there
 is no data, Data-Protocol ao, Variant ao.TN.1, Type Message; data " " when
-none) and posts it to the node's MU. Prints {"id", "process"}.
+none; a random anchor unless --anchor names one) and posts it to the node's
+MU. Prints {"id", "process"}, or with --quiet the message id alone.
   --cast   adds the tag Cast: true (a message whose result nobody awaits)
   --wait   polls the node's CU until the result is there (up to --wait-timeout)
-           and prints {"id", "process", "result"}`
+           and prints {"id", "process", "result"} (with --quiet: the id, once
+           the result is there)
+
+The client commands (module publish, spawn, send, result, results, dryrun)
+read two environment variables: AONODE_NODE, the node when --node is not
+given, and AONODE_KEY, the key file when --key is not given; without either
+key they sign with ` + "./.aonode-dev/key.json" + ` when it exists (the key 'aonode dev'
+makes in its default data folder).`
 
 func sendCommand() command {
 	return command{name: "send", summary: "send a message to a process (as aoconnect does)", run: runSend}
@@ -345,9 +443,10 @@ func sendCommand() command {
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("send", sendUsage, stderr)
 	cf := addClientFlags(fs)
-	keyFile := fs.String("key", "", "key file (JWK) that signs the message")
+	keyFile := addKeyFlag(fs, "the message")
 	process := fs.String("process", "", "target process id")
-	anchor := fs.String("anchor", "", "anchor: 32 characters, or base64url of 32 bytes")
+	anchor := fs.String("anchor", "", "anchor: 32 characters, or base64url of 32 bytes (default: random)")
+	quiet := fs.Bool("quiet", false, "print the message id only")
 	var tags tagFlags
 	fs.Var(&tags, "tag", "tag as Name=Value (repeatable)")
 	df := addDataFlags(fs)
@@ -378,17 +477,15 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	f := dataitem.Fields{Data: itemData(data)}
 	pid, _ := dataitem.DecodeID(*process)
 	f.Target = pid[:]
-	if *anchor != "" {
-		if f.Anchor, err = parseAnchor(*anchor); err != nil {
-			return usageError{err.Error()}
-		}
+	if f.Anchor, err = anchorOf(*anchor); err != nil {
+		return err
 	}
 	user := []dataitem.Tag(tags)
 	if *cast {
 		user = append(user, dataitem.Tag{Name: "Cast", Value: "true"})
 	}
 	f.Tags = aoTags(user, len(data) > 0, false, []dataitem.Tag{{Name: "Type", Value: "Message"}})
-	signer, err := loadSigner(*keyFile)
+	signer, err := clientSigner(*keyFile)
 	if err != nil {
 		return err
 	}
@@ -406,6 +503,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("message %s was sent, but: %w", it.ID(), err)
 		}
 		out["result"] = res
+	}
+	if *quiet {
+		return printID(stdout, it.ID())
 	}
 	return printJSON(stdout, out)
 }
@@ -542,13 +642,15 @@ func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // ---- dryrun
 
-const dryrunUsage = `dryrun --process ID [--tag Name=Value]... [--data S | --data-file F] [--anchor A] [--owner A] [--id ID] [--node URL]
+const dryrunUsage = `dryrun --process ID [--tag Name=Value]... [--data S | --data-file F] [--anchor A] [--owner A] [--id ID] [--key FILE] [--node URL]
 
 Evaluates a message without scheduling it, as aoconnect's dryrun() does: POST
 {node}/cu/dry-run?process-id= with {Id, Owner, Target, Data, Tags, Anchor};
-Tags are yours then Data-Protocol ao, Type Message, Variant ao.TN.1; Id and
-Owner default to "1234", Data to "1234", Anchor to "0". Needs no key.
-Prints the CU's result.`
+Tags are yours then Data-Protocol ao, Type Message, Variant ao.TN.1; Id
+defaults to "1234", Data to "1234", Anchor to "0". Owner defaults to the
+address of the key (--key, $AONODE_KEY or ./.aonode-dev/key.json, as send
+finds it; nothing is signed), so that an aos process answers its owner's Eval;
+without a key it is aoconnect's "1234". Prints the CU's result.`
 
 func dryrunCommand() command {
 	return command{name: "dryrun", summary: "evaluate a message without sending it", run: runDryrun}
@@ -559,7 +661,8 @@ func runDryrun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cf := addClientFlags(fs)
 	process := fs.String("process", "", "process id")
 	anchor := fs.String("anchor", "0", "Anchor of the message")
-	owner := fs.String("owner", "1234", "Owner of the message")
+	owner := fs.String("owner", "", "Owner of the message (default: the key's address, else 1234)")
+	keyFile := addKeyFlag(fs, "nothing: its address is the default Owner")
 	id := fs.String("id", "1234", "Id of the message")
 	var tags tagFlags
 	fs.Var(&tags, "tag", "tag as Name=Value (repeatable)")
@@ -580,6 +683,16 @@ func runDryrun(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if len(data) == 0 {
 		data = []byte("1234")
+	}
+	if *owner == "" {
+		*owner = "1234"
+		if path, ok := clientKey(*keyFile); ok {
+			s, err := loadSigner(path)
+			if err != nil {
+				return err
+			}
+			*owner = dataitem.OwnerAddress(s.Owner())
+		}
 	}
 	jsonData, err := json.Marshal(string(data))
 	if err != nil {

@@ -88,7 +88,7 @@ func newFakeNode(t *testing.T) *fakeNode {
 				fmt.Fprint(w, `{"error":"not yet"}`)
 				return
 			}
-			fmt.Fprint(w, `{"Messages":[],"Spawns":[],"Assignments":[],"Output":"ok","GasUsed":0}`)
+			fmt.Fprint(w, `{"Messages":[],"Spawns":[],"Assignments":[],"Output":"ok","Prompt":"aos> ","GasUsed":0}`)
 		case strings.HasPrefix(r.URL.Path, "/cu/results/"):
 			fmt.Fprint(w, `{"pageInfo":{"hasNextPage":false},"edges":[]}`)
 		case r.URL.Path == "/cu/dry-run":
@@ -196,15 +196,46 @@ func TestModulePublish(t *testing.T) {
 		{[]string{"module"}, 2, "subcommand is required"},
 		{[]string{"module", "frob"}, 2, "unknown subcommand"},
 		{[]string{"module", "publish", "--format", "f", "--key", key}, 2, "exactly one FILE"},
-		{[]string{"module", "publish", wasm, "--key", key}, 2, "--format is required"},
 		{[]string{"module", "publish", wasm, "--format", "f", "--memory-limit", "lots", "--key", key}, 2, "--memory-limit"},
 		{[]string{"module", "publish", wasm, "--format", "f", "--compute-limit", "-1", "--key", key}, 2, "--compute-limit"},
+		{[]string{"module", "publish", wasm, "--format", "f", "--memory-limit", "none", "--compute-limit", "0", "--key", key}, 2, "--compute-limit"},
 		{[]string{"module", "publish", wasm, "--format", "f"}, 2, "--key FILE is required"},
 		{[]string{"module", "publish", notWasm, "--format", "f", "--key", key, "--node", n.srv.URL}, 1, "not a WebAssembly binary"},
 		{[]string{"module", "publish", wasm, "--format", "f", "--key", key, "--node", "ftp://x"}, 2, "--node"},
 		{[]string{"module", "publish", wasm, "--format", "f", "--key", key, "--node", n.srv.URL + "/nothing"}, 1, "404"},
 	} {
 		run(t, tc.args...).want(t, tc.code, tc.msg)
+	}
+}
+
+// TestModulePublishDefaults: without --format, --memory-limit or --compute-limit the module
+// gets the detected format and the dev node's limits (a module without limits would be
+// refused by the CU at the first message); "none" leaves a limit out; --quiet prints the id.
+func TestModulePublishDefaults(t *testing.T) {
+	n := newFakeNode(t)
+	key, _ := writeKey(t)
+	wasm := filepath.Join(t.TempDir(), "ok.wasm")
+	os.WriteFile(wasm, []byte("\x00asm\x01\x00\x00\x00"), 0o644)
+	r := run(t, "module", "publish", wasm, "--key", key, "--node", n.srv.URL)
+	r.want(t, 0, "")
+	out := decodeOut(t, r)
+	raw, _ := n.db.Item(out["id"].(string))
+	it, _ := dataitem.Parse(raw)
+	want := "Data-Protocol=ao; Type=Module; Module-Format=wasm32-unknown-emscripten2; Input-Encoding=JSON-1; " +
+		"Output-Encoding=JSON-1; Variant=ao.TN.1; Content-Type=application/wasm; Memory-Limit=1-gb; Compute-Limit=9000000000000"
+	if got := tagList(it); got != want || out["memoryLimit"] != "1-gb" {
+		t.Fatalf("tags\n got %s\nwant %s\n(output %v)", got, want, out)
+	}
+	r = run(t, "module", "publish", wasm, "--key", key, "--node", n.srv.URL, "--memory-limit", "none", "--compute-limit", "none", "--tag", "N=2", "--quiet")
+	r.want(t, 0, "")
+	id := strings.TrimSpace(r.stdout)
+	if r.stdout != id+"\n" || checkID("id", id) != nil {
+		t.Fatalf("--quiet printed %q", r.stdout)
+	}
+	raw, _ = n.db.Item(id)
+	it, _ = dataitem.Parse(raw)
+	if got := tagList(it); strings.Contains(got, "Limit") {
+		t.Fatalf("none left a limit: %s", got)
 	}
 }
 
@@ -255,6 +286,81 @@ func TestSpawn(t *testing.T) {
 	run(t, "spawn", "--module", missing, "--key", key, "--node", n.srv.URL).want(t, 1, "not found")
 	run(t, "spawn", "--key", key, "--node", n.srv.URL).want(t, 2, "--module ID is required")
 	run(t, "spawn", "--module", "short", "--key", key).want(t, 2, "--module")
+	run(t, "spawn", "--module", mod, "--module-file", "x.wasm", "--key", key).want(t, 2, "not both")
+	run(t, "spawn", "--module", mod, "--key", key, "--anchor", "short").want(t, 2, "--anchor")
+}
+
+// TestSpawnModuleFile publishes and spawns in one command, prints only the process id with
+// --quiet, and gives each process a fresh anchor.
+func TestSpawnModuleFile(t *testing.T) {
+	n := newFakeNode(t)
+	key, _ := writeKey(t)
+	wasm := filepath.Join(t.TempDir(), "m.wasm")
+	os.WriteFile(wasm, []byte("\x00asm\x01\x00\x00\x00"), 0o644)
+	r := run(t, "spawn", "--module-file", wasm, "--key", key, "--node", n.srv.URL, "--memory-limit", "256-mb", "--quiet")
+	r.want(t, 0, "")
+	it := n.lastMUItem()
+	if r.stdout != it.ID()+"\n" {
+		t.Fatalf("--quiet printed %q, want the process id %s", r.stdout, it.ID())
+	}
+	mod, _ := it.Tag("Module")
+	raw, err := n.db.Item(mod)
+	if err != nil {
+		t.Fatalf("the module of --module-file is not on the node: %v", err)
+	}
+	m, _ := dataitem.Parse(raw)
+	if f, _ := m.Tag("Module-Format"); f != "wasm32-unknown-emscripten2" {
+		t.Fatalf("module format %q", f)
+	}
+	if l, _ := m.Tag("Memory-Limit"); l != "256-mb" {
+		t.Fatalf("module memory limit %q", l)
+	}
+	if len(it.Anchor) != 32 {
+		t.Fatalf("anchor %q", it.Anchor)
+	}
+	run(t, "spawn", "--module-file", wasm, "--key", key, "--node", n.srv.URL, "--module-format", "wasm32-unknown-emscripten4").want(t, 0, "")
+	if n.lastMUItem().ID() == it.ID() || string(n.lastMUItem().Anchor) == string(it.Anchor) {
+		t.Fatal("two spawns share an id or an anchor")
+	}
+	notWasm := filepath.Join(t.TempDir(), "x.wasm")
+	os.WriteFile(notWasm, []byte("hello"), 0o644)
+	run(t, "spawn", "--module-file", notWasm, "--key", key, "--node", n.srv.URL).want(t, 1, "not a WebAssembly binary")
+}
+
+// TestClientEnvironment: AONODE_NODE and AONODE_KEY stand in for --node and --key, and
+// without them the dev node's key in ./.aonode-dev is used.
+func TestClientEnvironment(t *testing.T) {
+	n := newFakeNode(t)
+	key, s := writeKey(t)
+	pid := sign(t, s, "p").ID()
+	t.Setenv(envNode, n.srv.URL)
+	t.Setenv(envKey, key)
+	run(t, "send", "--process", pid).want(t, 0, "")
+	if n.lastMUItem().Address() != dataitem.OwnerAddress(s.Owner()) {
+		t.Fatal("AONODE_KEY was not the signer")
+	}
+	t.Setenv(envKey, "")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	run(t, "send", "--process", pid).want(t, 2, "--key FILE is required")
+	if err := os.MkdirAll(DefaultDevDataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	devKey, devSigner := writeKey(t)
+	b, _ := os.ReadFile(devKey)
+	os.WriteFile(filepath.Join(DefaultDevDataDir, "key.json"), b, 0o600)
+	run(t, "send", "--process", pid).want(t, 0, "")
+	if n.lastMUItem().Address() != dataitem.OwnerAddress(devSigner.Owner()) {
+		t.Fatal("the dev key was not the signer")
+	}
+	// --key wins over both.
+	t.Setenv(envKey, devKey)
+	run(t, "send", "--process", pid, "--key", key).want(t, 0, "")
+	if n.lastMUItem().Address() != dataitem.OwnerAddress(s.Owner()) {
+		t.Fatal("--key did not win")
+	}
+	t.Setenv(envNode, "ftp://nowhere")
+	run(t, "send", "--process", pid).want(t, 2, "--node")
 }
 
 func sign(t *testing.T, s dataitem.Signer, data string, tags ...string) *dataitem.Item {
@@ -288,6 +394,16 @@ func TestSend(t *testing.T) {
 		t.Fatal("wrong target, data or anchor")
 	}
 
+	// Without --anchor every send is a new message: a random anchor of 32 characters.
+	run(t, "send", "--process", pid, "--key", key, "--node", n.srv.URL, "--data", "same").want(t, 0, "")
+	first := n.lastMUItem()
+	r = run(t, "send", "--process", pid, "--key", key, "--node", n.srv.URL, "--data", "same", "--quiet")
+	r.want(t, 0, "")
+	second := n.lastMUItem()
+	if first.ID() == second.ID() || len(first.Anchor) != 32 || len(second.Anchor) != 32 || r.stdout != second.ID()+"\n" {
+		t.Fatalf("repeated sends: %s (%q) and %s (%q), --quiet printed %q", first.ID(), first.Anchor, second.ID(), second.Anchor, r.stdout)
+	}
+
 	run(t, "send", "--process", pid, "--key", key, "--node", n.srv.URL, "--cast").want(t, 0, "")
 	if got, want := tagList(n.lastMUItem()), "Cast=true; SDK=aoconnect; Content-Type=text/plain; Data-Protocol=ao; Variant=ao.TN.1; Type=Message"; got != want {
 		t.Fatalf("cast tags\n got %s\nwant %s", got, want)
@@ -306,6 +422,10 @@ func TestSend(t *testing.T) {
 	res, _ := out["result"].(map[string]any)
 	if res["Output"] != "ok" || out["id"] != n.lastMUItem().ID() {
 		t.Fatalf("output %v", out)
+	}
+	// One encoder for the CLI's JSON, without HTML escaping.
+	if !strings.Contains(r.stdout, `"Prompt": "aos> "`) || strings.Contains(r.stdout, `\u003e`) {
+		t.Fatalf("send --wait output escapes HTML:\n%s", r.stdout)
 	}
 	n.mu.Lock()
 	last := n.cuRequests[len(n.cuRequests)-1]
@@ -341,7 +461,7 @@ func TestResultResultsDryrun(t *testing.T) {
 
 	r := run(t, "result", "--message", mid, "--process", pid, "--node", n.srv.URL+"/")
 	r.want(t, 0, "")
-	if decodeOut(t, r)["Output"] != "ok" {
+	if decodeOut(t, r)["Output"] != "ok" || !strings.Contains(r.stdout, `"Prompt": "aos> "`) {
 		t.Fatal(r.stdout)
 	}
 	r = run(t, "results", "--process", pid, "--node", n.srv.URL, "--from", "abc", "--sort", "DESC", "--limit", "5")
@@ -382,4 +502,18 @@ func TestResultResultsDryrun(t *testing.T) {
 	run(t, "results", "--process", pid, "--sort", "UP").want(t, 2, "--sort")
 	run(t, "result", "--process", pid).want(t, 2, "--message ID is required")
 	run(t, "dryrun").want(t, 2, "--process ID is required")
+
+	// With a key, Owner is its address (aos answers its owner's Eval); --owner still wins.
+	key, ks := writeKey(t)
+	run(t, "dryrun", "--process", pid, "--node", n.srv.URL, "--key", key).want(t, 0, "")
+	run(t, "dryrun", "--process", pid, "--node", n.srv.URL, "--key", key, "--owner", "me").want(t, 0, "")
+	n.mu.Lock()
+	bodies = n.cuBodies
+	n.mu.Unlock()
+	var withKey, withOwner struct{ Owner string }
+	json.Unmarshal([]byte(bodies[len(bodies)-2]), &withKey)
+	json.Unmarshal([]byte(bodies[len(bodies)-1]), &withOwner)
+	if withKey.Owner != dataitem.OwnerAddress(ks.Owner()) || withOwner.Owner != "me" {
+		t.Fatalf("dry-run Owner with a key %q, with --owner %q", withKey.Owner, withOwner.Owner)
+	}
 }

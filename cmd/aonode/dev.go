@@ -49,8 +49,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	keyFile := fset.String("key", "", "existing key file (JWK) for every role; default DIR/key.json, made on first run")
 	modFile := fset.String("module", "", "module binary to publish at start (optional)")
 	modFormat := fset.String("module-format", "", "Module-Format of --module (default: detected)")
-	modMem := fset.String("module-memory-limit", "1-gb", "Memory-Limit tag of --module")
-	modCompute := fset.String("module-compute-limit", "9000000000000", "Compute-Limit tag of --module")
+	modMem := fset.String("module-memory-limit", defaultMemoryLimit, "Memory-Limit tag of --module")
+	modCompute := fset.String("module-compute-limit", defaultComputeLimit, "Compute-Limit tag of --module")
 	if err := parseFlagsNoArgs(fset, args); err != nil {
 		return err
 	}

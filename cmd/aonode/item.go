@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -246,12 +245,7 @@ func runItemInspect(args []string, stdout, stderr io.Writer) error {
 	for i, t := range it.Tags {
 		o.Tags[i] = inspectTag{Name: utf8lossy.String(t.Name), Value: utf8lossy.String(t.Value)}
 	}
-	b, err := json.MarshalIndent(o, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = stdout.Write(append(b, '\n'))
-	return err
+	return printJSON(stdout, o)
 }
 
 const itemVerifyUsage = `item verify [--json] [--bundle] FILE...
@@ -285,7 +279,6 @@ func runItemVerify(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return usageError{"at least one FILE is required"}
 	}
 	allValid := true
-	enc := json.NewEncoder(stdout)
 	for _, name := range fs.Args() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -293,7 +286,7 @@ func runItemVerify(ctx context.Context, args []string, stdout, stderr io.Writer)
 		r := verifyInput(name, *bundle)
 		allValid = allValid && r.Valid
 		if *asJSON {
-			if err := enc.Encode(r); err != nil {
+			if err := printJSONLine(stdout, r); err != nil {
 				return err
 			}
 			continue

@@ -40,19 +40,73 @@ func runModule(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return usageError{fmt.Sprintf("unknown subcommand %q (want publish)", args[0])}
 }
 
-const modulePublishUsage = `module publish FILE.wasm --format F [--memory-limit L] [--compute-limit N] [--extension E]... [--tag Name=Value]... --key FILE [--node URL]
+const modulePublishUsage = `module publish FILE.wasm [--format F] [--memory-limit L] [--compute-limit N] [--extension E]... [--tag Name=Value]... [--key FILE] [--node URL] [--quiet]
 
 Signs FILE.wasm as an ao module (ao-protocol.md §5) and uploads it to the
-node's gateway (POST {node}/tx), which stores it; prints {"id", ...} as JSON.
+node's gateway (POST {node}/tx), which stores it; prints {"id", ...} as JSON,
+or with --quiet the module id alone.
 Tags, in order: Data-Protocol ao, Type Module, Module-Format F, Input-Encoding
 JSON-1, Output-Encoding JSON-1, Variant ao.TN.1, Content-Type application/wasm,
-Memory-Limit, Compute-Limit (when given), Extension (each), then --tag tags.
+Memory-Limit, Compute-Limit, Extension (each), then --tag tags.
   --format         e.g. wasm32-unknown-emscripten2, wasm32-unknown-emscripten4,
-                   wasm32-wasip1-aonode; the CU refuses formats it cannot run
-  --memory-limit   e.g. 512-mb (what the dev-cli writes) or a byte count
-  --compute-limit  e.g. 9000000000000
-A process may override both limits with its own tags; the reference CU needs
-them on one of the two.`
+                   wasm32-wasip1-aonode; the CU refuses formats it cannot run.
+                   Default: wasm32-wasip1-aonode when the binary exports
+                   aonode_handle, else wasm32-unknown-emscripten2
+  --memory-limit   e.g. 512-mb (what the dev-cli writes) or a byte count;
+                   default ` + defaultMemoryLimit + `, the most memory a process of the module
+                   may use; "none" leaves the tag out
+  --compute-limit  default ` + defaultComputeLimit + `; "none" leaves the tag out
+A process may override both limits with its own tags; the CU needs them on one
+of the two, so a module published with "none" runs only under a process that
+names them. The key defaults to $AONODE_KEY, else ./.aonode-dev/key.json.`
+
+// Defaults of a module's limits: what 'aonode dev --module' uses, enough for aos (whose
+// fixture grows to 500 MiB at most).
+const (
+	defaultMemoryLimit  = "1-gb"
+	defaultComputeLimit = "9000000000000"
+)
+
+// moduleLimitFlags are --memory-limit and --compute-limit, shared by module publish and spawn
+// --module-file.
+type moduleLimitFlags struct{ memory, compute *string }
+
+func addModuleLimitFlags(fs *flag.FlagSet) moduleLimitFlags {
+	return moduleLimitFlags{
+		memory:  fs.String("memory-limit", defaultMemoryLimit, `Memory-Limit tag, e.g. 512-mb ("none": no tag)`),
+		compute: fs.String("compute-limit", defaultComputeLimit, `Compute-Limit tag ("none": no tag)`),
+	}
+}
+
+// spec checks the limits and returns the module spec with format (which may be empty: the
+// caller detects it from the binary).
+func (m moduleLimitFlags) spec(format string) (moduleSpec, error) {
+	spec := moduleSpec{format: format, memoryLimit: *m.memory, computeLimit: *m.compute}
+	switch {
+	case spec.memoryLimit == "none":
+		spec.memoryLimit = ""
+	case !memoryLimitPattern.MatchString(spec.memoryLimit):
+		return spec, usageError{fmt.Sprintf("--memory-limit %q is not a size like 512-mb", spec.memoryLimit)}
+	}
+	if spec.computeLimit == "none" {
+		spec.computeLimit = ""
+	} else if n, err := strconv.ParseUint(spec.computeLimit, 10, 64); err != nil || n == 0 {
+		return spec, usageError{fmt.Sprintf("--compute-limit %q is not a positive integer", spec.computeLimit)}
+	}
+	return spec, nil
+}
+
+// readWasm reads a module binary ("-" for standard input) and checks its header.
+func readWasm(name string) ([]byte, error) {
+	wasm, err := readInput(name)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		return nil, fmt.Errorf("%s is not a WebAssembly binary (no \\0asm header)", name)
+	}
+	return wasm, nil
+}
 
 // memoryLimitPattern accepts what the reference CU parses: a number and an optional unit,
 // with at most one '-' between them ("512-mb", "1gb", "65536").
@@ -61,10 +115,10 @@ var memoryLimitPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?-?([kKmMgGtTpP]?[
 func runModulePublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("module publish", modulePublishUsage, stderr)
 	cf := addClientFlags(fs)
-	keyFile := fs.String("key", "", "key file (JWK) that signs the module")
-	format := fs.String("format", "", "Module-Format (required)")
-	memLimit := fs.String("memory-limit", "", "Memory-Limit tag, e.g. 512-mb")
-	computeLimit := fs.String("compute-limit", "", "Compute-Limit tag, e.g. 9000000000000")
+	keyFile := addKeyFlag(fs, "the module")
+	format := fs.String("format", "", "Module-Format (default: detected)")
+	limits := addModuleLimitFlags(fs)
+	quiet := fs.Bool("quiet", false, "print the module id only")
 	var exts, tags tagFlags
 	fs.Func("extension", "Extension tag (repeatable), e.g. WeaveDrive", func(s string) error {
 		if s == "" {
@@ -81,38 +135,35 @@ func runModulePublish(ctx context.Context, args []string, stdout, stderr io.Writ
 	if len(files) != 1 {
 		return usageError{"exactly one FILE.wasm is required"}
 	}
-	if *format == "" {
-		return usageError{"--format is required (e.g. wasm32-unknown-emscripten2)"}
+	spec, err := limits.spec(*format)
+	if err != nil {
+		return err
 	}
-	if *memLimit != "" && !memoryLimitPattern.MatchString(*memLimit) {
-		return usageError{fmt.Sprintf("--memory-limit %q is not a size like 512-mb", *memLimit)}
-	}
-	if *computeLimit != "" {
-		if n, err := strconv.ParseUint(*computeLimit, 10, 64); err != nil || n == 0 {
-			return usageError{fmt.Sprintf("--compute-limit %q is not a positive integer", *computeLimit)}
-		}
-	}
+	spec.extra = append(exts, tags...)
 	nc, err := cf.client()
 	if err != nil {
 		return err
 	}
-	wasm, err := readInput(files[0])
+	wasm, err := readWasm(files[0])
 	if err != nil {
 		return err
 	}
-	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		return fmt.Errorf("%s is not a WebAssembly binary (no \\0asm header)", files[0])
+	if spec.format == "" {
+		spec.format = detectFormat(wasm)
 	}
-	signer, err := loadSigner(*keyFile)
+	signer, err := clientSigner(*keyFile)
 	if err != nil {
 		return err
 	}
-	spec := moduleSpec{format: *format, memoryLimit: *memLimit, computeLimit: *computeLimit, extra: append(exts, tags...)}
 	it, err := uploadModule(ctx, nc, signer, wasm, spec)
 	if err != nil {
 		return err
 	}
-	return printJSON(stdout, map[string]any{"id": it.ID(), "format": *format, "size": len(wasm), "owner": it.Address()})
+	if *quiet {
+		return printID(stdout, it.ID())
+	}
+	return printJSON(stdout, map[string]any{"id": it.ID(), "format": spec.format, "size": len(wasm), "owner": it.Address(),
+		"memoryLimit": spec.memoryLimit, "computeLimit": spec.computeLimit})
 }
 
 // moduleSpec is what a module item says besides its binary.

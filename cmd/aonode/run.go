@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/aonode/aonode/mu"
 	"github.com/aonode/aonode/node"
 )
 
@@ -28,6 +29,12 @@ wallet; every role signs with it.
 A node without the su role names the SU its CU reads and its MU sends to with
 --su URL (e.g. http://host:8734/su); without the cu role its MU needs --cu URL;
 without the gateway role its CU loads modules from --gateway URL (optional).
+
+Scheduler-Location: a node with the su role signs one (Url = --public-url's
+/su, Time-To-Live --scheduler-location-ttl) at start and re-signs it before
+half its Time-To-Live has passed; its gateway, and on a p2p network every
+node's gateway, answers the GraphQL look-up of aoconnect and
+ao-scheduler-utils with it.
 
 Block-Height: with --arweave URL the node polls URL/info every --arweave-poll
 for the current height, as the reference SU does; without it every assignment
@@ -60,7 +67,14 @@ func addNodeFlags(fs *flag.FlagSet, cfg node.Config, defaultLevel string, withRo
 	fs.Uint64Var(&f.cfg.BlockHeight, "block-height", cfg.BlockHeight, "Block-Height stamped on assignments when no gateway answers")
 	fs.StringVar(&f.cfg.ArweaveURL, "arweave", "", "Arweave gateway URL polled for the block height (optional)")
 	fs.DurationVar(&f.cfg.ArweavePollInterval, "arweave-poll", cfg.ArweavePollInterval, "how often to poll the gateway")
-	fs.DurationVar(&f.cfg.CronInterval, "cron-interval", cfg.CronInterval, "how often the MU polls the crons of monitored processes (0: 10s)")
+	cronUsage := "how often the MU polls the crons of monitored processes"
+	if cfg.CronInterval == 0 {
+		// The flag package shows no default for a zero value; zero means the MU's own.
+		cronUsage += " (default " + mu.DefaultCronInterval.String() + ")"
+	}
+	fs.DurationVar(&f.cfg.CronInterval, "cron-interval", cfg.CronInterval, cronUsage)
+	fs.StringVar(&f.cfg.PublicURL, "public-url", cfg.PublicURL, "base URL clients and other nodes reach this node at: its /su is the Url of the SU's Scheduler-Location (default: the listener's)")
+	fs.DurationVar(&f.cfg.SchedulerLocationTTL, "scheduler-location-ttl", cfg.SchedulerLocationTTL, "Time-To-Live of the SU's Scheduler-Location: how long clients cache it")
 	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests get on shutdown")
 	fs.DurationVar(&f.cfg.StoreBatchDelay, "store-batch-delay", cfg.StoreBatchDelay, "how long the store may wait to gather more writes into one fsync")
 	f.level = fs.String("log-level", defaultLevel, "log level: debug, info, warn or error")

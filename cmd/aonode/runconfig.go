@@ -47,7 +47,6 @@ func runWithConfig(ctx context.Context, path string, args []string, stderr io.Wr
 	dataDir := fs.String("data", base.DataDir, "data directory (created if missing)")
 	keyFile := fs.String("key", base.KeyFile, "node key file (JWK)")
 	listen := fs.String("p2p-listen", "", "comma-separated p2p listen multiaddrs (overrides the file's)")
-	publicURL := fs.String("public-url", base.PublicURL, "base URL other nodes reach this node at (default: the listener's)")
 	bootstrap := fs.String("bootstrap", "", "comma-separated bootstrap multiaddrs ending in /p2p/<peer id> (overrides the file's)")
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
@@ -69,7 +68,7 @@ func runWithConfig(ctx context.Context, path string, args []string, stderr io.Wr
 			keep()
 		}
 	}
-	cfg.DataDir, cfg.KeyFile, cfg.PublicURL = *dataDir, *keyFile, *publicURL
+	cfg.DataDir, cfg.KeyFile = *dataDir, *keyFile
 	if set["p2p-listen"] || set["bootstrap"] {
 		if cfg.P2P == nil {
 			return usageError{"--p2p-listen and --bootstrap need p2p enabled in the config file"}
