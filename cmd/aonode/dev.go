@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
@@ -199,9 +200,24 @@ aoconnect:
   const ao = connect({ MODE: "legacy", MU_URL: %q, CU_URL: %q, GATEWAY_URL: %q, GRAPHQL_URL: %q });
   const pid = await ao.spawn({ module: %q, scheduler: %q, signer });
 
-aonode client:
-  aonode spawn --module %s --key KEY --node %s
-
-Ctrl-C stops the node.
-`, u.MU, u.CU, u.Gateway, u.Gateway+"/graphql", module, sched, module, u.Node)
+aonode client, from another terminal:
+`, u.MU, u.CU, u.Gateway, u.Gateway+"/graphql", module, sched)
+	// The client commands find this node and key themselves when they are the defaults and
+	// they run from this folder; otherwise the environment names them once.
+	var env []string
+	if u.Node != DefaultNodeURL {
+		env = append(env, envNode+"="+u.Node)
+	}
+	if abs, err := filepath.Abs(keyFile); err == nil && filepath.Clean(keyFile) != filepath.Clean(devKeyPath) {
+		env = append(env, envKey+"="+abs)
+	}
+	if len(env) > 0 {
+		fmt.Fprintf(w, "  export %s\n", strings.Join(env, " "))
+	}
+	if modID != "" {
+		fmt.Fprintf(w, "  pid=$(aonode spawn --module %s --quiet)\n", modID)
+	} else {
+		fmt.Fprint(w, "  pid=$(aonode spawn --module-file FILE.wasm --quiet)\n")
+	}
+	fmt.Fprint(w, "  aonode send --process $pid --tag Action=Eval --data '1 + 1' --wait\n\nCtrl-C stops the node.\n")
 }

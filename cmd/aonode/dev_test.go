@@ -70,6 +70,9 @@ func TestDevMakesKeyPrintsSettingsAndPublishes(t *testing.T) {
 	for _, want := range []string{
 		`CU_URL: "` + base + `/cu"`, `GATEWAY_URL: "` + base + `"`, `GRAPHQL_URL: "` + base + `/graphql"`,
 		"SU         " + base + "/su", "(made now)", "wasm32-unknown-emscripten2",
+		// Neither the node (a free port) nor the key (in a temporary folder) is the default.
+		"export AONODE_NODE=" + base + " AONODE_KEY=" + filepath.Join(dir, "key.json"),
+		"pid=$(aonode spawn --module ",
 	} {
 		if !strings.Contains(banner, want) {
 			t.Fatalf("banner lacks %q:\n%s", want, banner)
