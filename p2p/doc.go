@@ -19,6 +19,9 @@
 //   - ao/1/nodes: signed node records; they form the Directory, which answers
 //     "which URL serves scheduler address X" in place of the reference's
 //     Scheduler-Location look-ups.
+//   - ao/1/scheduler-locations: the reference's Scheduler-Location items, each
+//     signed by an SU's wallet (location.go); accepted from schedulers the
+//     directory knows, newest per scheduler, and handed to the node's gateway.
 //   - ao/1/process/<pid>: an ANS-104 bundle [assignment, message] published by
 //     a scheduler of the process; the validator accepts only assignments signed
 //     by an address among the process's Scheduler tags.
