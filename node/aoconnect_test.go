@@ -141,6 +141,22 @@ func TestAoconnectCallShapes(t *testing.T) {
 		t.Fatalf("assignment look-up: %d %s", r.code, r.body)
 	}
 
+	// getMessages: GET {su}/{process}?from&to&limit without process-id, the list (with from,
+	// the Process itself is not node 0: only the Add message).
+	r = c.do("GET", "/su/"+a+"?from=0&to="+to+"&limit=100", "", nil, "Accept", "application/json")
+	var page struct {
+		Edges []json.RawMessage `json:"edges"`
+	}
+	r.json(t, &page)
+	if r.code != 200 || len(page.Edges) != 1 || !contains(page.Edges[0], msg) {
+		t.Fatalf("getMessages: %d %s", r.code, r.body)
+	}
+	// locate (ao-scheduler-utils, which message({returnAssignmentSlot}) uses): the newest
+	// Scheduler-Location of the process's Scheduler, from GRAPHQL_URL.
+	if loc := schedulerLocation(t, n, sched); loc["Url"] != n.URL()+"/su" || loc["Time-To-Live"] == "" {
+		t.Fatalf("Scheduler-Location of %s: %v", sched, loc)
+	}
+
 	// A non-2xx reply is an error aoconnect reports as "<status>: <text>": JSON errors.
 	r = c.do("POST", "/mu", "application/octet-stream", []byte("not an item"), "Accept", "application/json")
 	var e struct{ Error string }
