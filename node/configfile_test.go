@@ -88,7 +88,8 @@ func TestLoadFileRejects(t *testing.T) {
 	if _, err := LoadFile(filepath.Join(dir, "missing.yaml")); !errors.Is(err, ErrConfigFile) {
 		t.Errorf("missing file: %v", err)
 	}
-	// A file that loads may still describe a node that cannot run.
+	// A file that loads may still describe a node that cannot run. A public URL is checked
+	// with or without p2p: it is the Url of the SU's Scheduler-Location either way.
 	f, err := LoadFile(writeFile(t, dir, "p.yaml", "key: k\ndata: d\np2p:\n  enabled: true\n  listen: [not-a-multiaddr]\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +101,7 @@ func TestLoadFileRejects(t *testing.T) {
 		p2p bool
 		url string
 		ok  bool
-	}{{true, "http://node.example:8734", true}, {true, "ftp://x", false}, {true, "http://x/?q=1", false}, {false, "http://x", false}} {
+	}{{true, "http://node.example:8734", true}, {true, "ftp://x", false}, {true, "http://x/?q=1", false}, {false, "http://x", true}, {false, "ftp://x", false}} {
 		cfg := testConfig(t)
 		if c.p2p {
 			cfg.P2P = testP2P()

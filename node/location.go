@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -95,9 +96,7 @@ func (n *Node) publishLocation(ctx context.Context, signer dataitem.Signer, url 
 // the gateway is built (the host starts before it).
 type locationSink struct {
 	gw  atomic.Pointer[gateway.Gateway]
-	log interface {
-		Warn(msg string, args ...any)
-	}
+	log *slog.Logger
 }
 
 func (s *locationSink) SchedulerLocation(loc *p2p.Location) {
