@@ -162,8 +162,14 @@ func runModulePublish(ctx context.Context, args []string, stdout, stderr io.Writ
 	if *quiet {
 		return printID(stdout, it.ID())
 	}
-	return printJSON(stdout, map[string]any{"id": it.ID(), "format": spec.format, "size": len(wasm), "owner": it.Address(),
-		"memoryLimit": spec.memoryLimit, "computeLimit": spec.computeLimit})
+	return printJSON(stdout, struct {
+		ID           string `json:"id"`
+		Owner        string `json:"owner"`
+		Format       string `json:"format"`
+		Size         int    `json:"size"`
+		MemoryLimit  string `json:"memoryLimit,omitempty"`
+		ComputeLimit string `json:"computeLimit,omitempty"`
+	}{it.ID(), it.Address(), spec.format, len(wasm), spec.memoryLimit, spec.computeLimit})
 }
 
 // moduleSpec is what a module item says besides its binary.
