@@ -51,7 +51,8 @@ Memory-Limit, Compute-Limit, Extension (each), then --tag tags.
   --format         e.g. wasm32-unknown-emscripten2, wasm32-unknown-emscripten4,
                    wasm32-wasip1-aonode; the CU refuses formats it cannot run.
                    Default: wasm32-wasip1-aonode when the binary exports
-                   aonode_handle, else wasm32-unknown-emscripten2
+                   aonode_handle, wasm64-unknown-emscripten-draft_2024_02_15
+                   when it imports invoke_vjj, else wasm32-unknown-emscripten2
   --memory-limit   e.g. 512-mb (what the dev-cli writes) or a byte count;
                    default ` + defaultMemoryLimit + `, the most memory a process of the module
                    may use; "none" leaves the tag out
