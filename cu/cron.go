@@ -170,6 +170,7 @@ func (p *proc) cronsUntil(ctx context.Context, untilMs int64, untilHeight uint64
 		if err != nil {
 			return err
 		}
+		p.current = evalRef{nonce: p.st.Nonce}
 		res, hasErr, err := p.eval(ctx, msg)
 		if err != nil {
 			return err

@@ -33,8 +33,29 @@ type Config struct {
 
 	MaxMemoryLimit  uint64 // largest Memory-Limit accepted (default 1 GiB)
 	MaxComputeLimit uint64 // largest Compute-Limit accepted (default 9e12)
-	// InstanceBudgetBytes bounds the memory held by live instances (LRU, default 1 GiB).
+	// InstanceBudgetBytes bounds the memory held by live processes and dry-runs (LRU,
+	// default 1 GiB): idle processes are unloaded to make room, and a dry-run that still
+	// does not fit is refused (503).
 	InstanceBudgetBytes int64
+	// Dry-run admission (dryrun.go): DryRunConcurrency dry-runs evaluate at once (default
+	// the number of CPUs), at most DryRunPerProcess of one process; DryRunQueue more wait at
+	// most DryRunTimeout (< 0: no queue); others get 503 with Retry-After. DryRunTimeout is
+	// also the wall-clock cap of a dry-run's evaluation (413 past it). One client address may
+	// start DryRunRate dry-runs per second in bursts of DryRunBurst (< 0: no rate limit; 429
+	// past it). DryRunWait is how long a dry-run waits for its process to catch up before it
+	// runs on the last committed state instead.
+	DryRunConcurrency int
+	DryRunPerProcess  int
+	DryRunQueue       int
+	DryRunTimeout     time.Duration
+	DryRunRate        float64
+	DryRunBurst       int
+	DryRunWait        time.Duration
+	// EvalTimeout caps the wall-clock time of one evaluation (default DefaultEvalTimeout,
+	// < 0: no cap). A message that runs longer is not recorded: its process pauses and tries
+	// it again after PauseRetry, doubling up to an hour (evaltime.go).
+	EvalTimeout time.Duration
+	PauseRetry  time.Duration
 	// CheckpointEvery writes a checkpoint after this many evaluations (default 500);
 	// CheckpointInterval writes one when a catch-up ends and the last is older (default 1 min).
 	// IdleCheckpoint writes one when a process has had nothing to evaluate for this long
@@ -49,13 +70,17 @@ type Config struct {
 	HashChainFromHeight uint64
 	// MaxDryRunBytes bounds a dry-run request body (default 1 MiB).
 	MaxDryRunBytes int64
+	// MaxPageBytes ends a page of /results or /cron early (hasNextPage) once its results add
+	// up to this many bytes (default 16 MiB; a page holds at least one result).
+	MaxPageBytes int
 	// Registerer receives the CU's metrics; Gatherer serves GET /metrics. Both optional: a
 	// private registry is used when Registerer is nil.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
 	Logger     *slog.Logger
-	// Clock is the time GET / reports and checkpoints are timed by: the age of the last one,
-	// and the idle wait before one (default: the wall clock). Evaluation never reads it.
+	// Clock is the time GET / reports and checkpoints are timed by (the age of the last one,
+	// and the idle wait before one), and the time of the dry-run rate limit and of a paused
+	// process's retry (default: the wall clock). Evaluation never reads it.
 	Clock Clock
 }
 
@@ -70,14 +95,15 @@ func (c *Config) setDefaults() {
 		c.Items = c.Store
 	}
 	if c.MaxMemoryLimit == 0 {
-		c.MaxMemoryLimit = 1 << 30
+		c.MaxMemoryLimit = DefaultMaxMemoryLimit
 	}
 	if c.MaxComputeLimit == 0 {
-		c.MaxComputeLimit = 9e12
+		c.MaxComputeLimit = DefaultMaxComputeLimit
 	}
 	if c.InstanceBudgetBytes == 0 {
-		c.InstanceBudgetBytes = 1 << 30
+		c.InstanceBudgetBytes = DefaultInstanceBudgetBytes
 	}
+	c.setLimitDefaults()
 	if c.CheckpointEvery == 0 {
 		c.CheckpointEvery = 500
 	}
@@ -92,6 +118,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxDryRunBytes == 0 {
 		c.MaxDryRunBytes = 1 << 20
+	}
+	if c.MaxPageBytes == 0 {
+		c.MaxPageBytes = 16 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -124,7 +153,9 @@ func (c *Config) Validate() error {
 		return errors.New("cu: Config.Source is required")
 	case len(c.Runtimes) == 0:
 		return errors.New("cu: Config.Runtimes is empty")
-	case c.CheckpointEvery < 0 || c.CommitEvery < 0 || c.InstanceBudgetBytes < 0 || c.MaxDryRunBytes < 0:
+	case c.CheckpointEvery < 0 || c.CommitEvery < 0 || c.InstanceBudgetBytes < 0 || c.MaxDryRunBytes < 0 ||
+		c.DryRunConcurrency < 0 || c.DryRunPerProcess < 0 || c.DryRunTimeout < 0 || c.DryRunBurst < 0 ||
+		c.DryRunWait < 0 || c.PauseRetry < 0 || c.MaxPageBytes < 0:
 		return errors.New("cu: negative limit in Config")
 	}
 	return nil
@@ -150,7 +181,8 @@ type CU struct {
 	procs   map[string]*proc
 	modules map[moduleKey]*compiled
 
-	lru lru
+	lru     lru
+	dryRuns *dryRunGate
 }
 
 type moduleKey struct {
@@ -191,7 +223,8 @@ func New(cfg Config) (*CU, error) {
 		procs:   make(map[string]*proc),
 		modules: make(map[moduleKey]*compiled),
 	}
-	c.lru.init(cfg.InstanceBudgetBytes)
+	c.lru.init(cfg.InstanceBudgetBytes, m)
+	c.dryRuns = newDryRunGate(cfg)
 	return c, nil
 }
 

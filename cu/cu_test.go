@@ -349,6 +349,12 @@ func TestDefinitionErrors(t *testing.T) {
 		{"compute above max", moduleTags(string(fakeFormat),
 			Tag{Name: "Memory-Limit", Value: "1-mb"}, Tag{Name: "Compute-Limit", Value: "9000000000001"}), nil, 413, "Compute-Limit"},
 		{"no memory limit", moduleTags(string(fakeFormat), Tag{Name: "Compute-Limit", Value: "1"}), nil, 413, "Memory-Limit"},
+		{"memory not a size", moduleTags(string(fakeFormat),
+			Tag{Name: "Memory-Limit", Value: "lots"}, Tag{Name: "Compute-Limit", Value: "1"}), nil, 422, "Memory-Limit \"lots\" is not a size"},
+		{"compute too large to parse", moduleTags(string(fakeFormat),
+			Tag{Name: "Memory-Limit", Value: "1-mb"}, Tag{Name: "Compute-Limit", Value: "99999999999999999999999"}), nil, 413, "above the CU maximum"},
+		{"compute not a number", moduleTags(string(fakeFormat),
+			Tag{Name: "Memory-Limit", Value: "1-mb"}, Tag{Name: "Compute-Limit", Value: "many"}), nil, 422, "Compute-Limit \"many\" is not a number"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

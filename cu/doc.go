@@ -23,6 +23,27 @@
 // evaluations, when a catch-up ends and the last one is older than CheckpointInterval, after
 // IdleCheckpoint without work, when the instance LRU evicts a process, and on Close.
 //
+// # Dry-runs and /state
+//
+// A dry-run never waits for its process's evaluation, and the evaluation never waits for a
+// dry-run: after waiting at most DryRunWait for the process to catch up, a dry-run runs on a
+// copy of the last committed memory, a snapshot the evaluator publishes at each durable
+// commit while dry-runs are asked for and never writes again (its next message copies on
+// write). A process stuck in a long message is dry-run as it stood before that message.
+// Dry-runs are admitted by a token bucket per client address (429), at most DryRunPerProcess
+// per process and DryRunConcurrency at once with a small queue (503 with Retry-After), their
+// instances count against InstanceBudgetBytes with the live processes (idle ones are unloaded
+// to make room; 503 when it is still full), and each runs at most DryRunTimeout of wall-clock
+// time besides its gas (413). GET /state serves the same snapshot without copying it.
+//
+// # Wall-clock cap of an evaluation
+//
+// EvalTimeout bounds one message's evaluation (evaltime.go): past it nothing is recorded, the
+// memory stays as before the message, and the process pauses with 503 answers that say why
+// (metrics aonode_cu_paused_processes, aonode_cu_evaluation_timeouts_total) until a retry
+// after PauseRetry, doubling to an hour. Gas stays the only limit that produces a result, so
+// no CU records what another would not.
+//
 // # Differences from the reference CU
 //
 //   - Invalid query parameters answer 400 (the reference's schema errors answer 500).
@@ -32,6 +53,11 @@
 //     state once the process has reached that message (the reference may use older memory).
 //   - Forwarded messages are deduplicated on a SHA-256 of their data, tags, target and anchor
 //     (the reference uses an ANS-104 deep hash of the same fields: the same duplicates).
-//   - Not implemented: the 202 busy reply, the dry-run rate limit, Memory-Reset, and loading
-//     checkpoints from Arweave.
+//   - A dry-run without to runs on the last committed state after at most DryRunWait of
+//     catching up (the reference evaluates up to the latest first, however long that takes).
+//   - The dry-run rate limit is 5 per second per address in bursts of 20 (the reference's is
+//     6 per minute), counted by the connecting address, not X-Forwarded-For.
+//   - An unparsable Memory-Limit or Compute-Limit is 422; one above the CU's maximum 413.
+//   - /results and /cron pages also end at MaxPageBytes of results.
+//   - Not implemented: the 202 busy reply, Memory-Reset, and loading checkpoints from Arweave.
 package cu

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Sentinel errors callers branch on. Each maps to the status the reference CU answers with.
@@ -17,6 +18,9 @@ var (
 	ErrClosed             = errors.New("cu: closed")                 // 503
 	ErrSourceUnavailable  = errors.New("message source unavailable") // 502
 	ErrGatewayUnavailable = errors.New("gateway unavailable")        // 502
+	ErrBusy               = errors.New("busy")                       // 503, with Retry-After
+	ErrPaused             = errors.New("process paused")             // 503, with Retry-After
+	ErrRateLimited        = errors.New("rate limit exceeded")        // 429, with Retry-After
 )
 
 // Error carries the message shown to clients ({"error": Msg}) and a sentinel for the status.
@@ -32,6 +36,19 @@ func errorf(kind error, format string, args ...any) error {
 	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
 }
 
+// retryError is an Error a client may retry after a while: the answer carries Retry-After.
+type retryError struct {
+	err   *Error
+	after time.Duration
+}
+
+func (e *retryError) Error() string { return e.err.Msg }
+func (e *retryError) Unwrap() error { return e.err }
+
+func retryLater(kind error, after time.Duration, format string, args ...any) error {
+	return &retryError{err: &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}, after: after}
+}
+
 // statusOf maps an error to the reference CU's HTTP status.
 func statusOf(err error) int {
 	switch {
@@ -43,8 +60,10 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrBadRequest):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrBusy), errors.Is(err, ErrPaused):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests
 	case errors.Is(err, ErrSourceUnavailable), errors.Is(err, ErrGatewayUnavailable):
 		return http.StatusBadGateway
 	default:

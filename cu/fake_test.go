@@ -19,8 +19,9 @@ const fakeFormat module.Format = "wasm32-unknown-emscripten2"
 // fakeRuntime is a deterministic stand-in for a module runtime. Its "memory" is 64 bytes of
 // state: a running SHA-256 over every message (0:32), a counter (32:40), a boot flag (40),
 // plus whatever "Grow" appended. Actions: Fail (Error result), Trap (Threw result), HostFail
-// (returns an error), Grow (+4 KiB), anything else counts. Both Fail and Trap scribble on the memory first, so a CU that does
-// not restore the previous memory is caught.
+// (returns an error), Grow (+4 KiB), Spin (runs until its context ends), anything else
+// counts. Both Fail and Trap scribble on the memory first, so a CU that does not restore the
+// previous memory is caught.
 type fakeRuntime struct {
 	compiles atomic.Int64
 	handles  atomic.Int64
@@ -102,6 +103,11 @@ func (i *fakeInstance) Handle(ctx context.Context, msg, env []byte) (module.Resu
 		return module.Result{Threw: true, Error: json.RawMessage(`"unreachable executed"`)}, nil
 	case action == "HostFail":
 		return module.Result{}, errors.New("host failure")
+	case action == "Spin":
+		// A message that never ends on its own, like "while true do end" with a huge
+		// Compute-Limit: only the context stops it, as it stops the real runtimes.
+		<-ctx.Done()
+		return module.Result{}, fmt.Errorf("module closed: %w", ctx.Err())
 	case action == "Grow":
 		i.mem = append(i.mem, make([]byte, 4096)...)
 	case m.ID != "" && m.Nonce == nil && !m.Cron:

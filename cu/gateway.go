@@ -8,12 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/node/httplimit"
 	"github.com/aonode/aonode/store"
 )
 
@@ -140,12 +140,13 @@ func (g *Gateway) do(req *http.Request, limit int64) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, errorf(ErrGatewayUnavailable, "gateway %s: status %d for %s", g.base, resp.StatusCode, req.URL.Path)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	b, err := httplimit.ReadAll(resp.Body, limit)
+	var tooLarge *httplimit.TooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, errorf(ErrLimitExceeded, "%s is larger than %d bytes", req.URL.Path, limit)
+	}
 	if err != nil {
 		return nil, errorf(ErrGatewayUnavailable, "gateway %s: %v", g.base, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, errorf(ErrLimitExceeded, "%s is larger than %d bytes", req.URL.Path, limit)
 	}
 	return b, nil
 }

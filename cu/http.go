@@ -6,16 +6,17 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/aonode/aonode/cu/module"
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/dataitem/aoapi"
+	"github.com/aonode/aonode/node/httplimit"
 	"github.com/aonode/aonode/store"
 )
 
@@ -66,6 +67,10 @@ func (c *CU) route(name string, h func(http.ResponseWriter, *http.Request) error
 				case status == http.StatusInternalServerError:
 					c.log.Error("request failed", "route", name, "err", err)
 				}
+			}
+			var re *retryError
+			if errors.As(err, &re) {
+				httplimit.SetRetryAfter(sw, re.after)
 			}
 			writeJSON(sw, status, map[string]string{"error": msg})
 		}
@@ -341,6 +346,7 @@ func (c *CU) listResults(pid string, from, to bound, desc, cronOnly bool, limit 
 		}
 	}
 	var innerErr error
+	size := 0
 	err := c.db.EvalResults(pid, startNonce, startSeq, desc, func(r store.EvalResult) bool {
 		if desc {
 			if !to.within(r) {
@@ -360,7 +366,9 @@ func (c *CU) listResults(pid string, from, to bound, desc, cronOnly bool, limit 
 		if r.HasError || (cronOnly && r.Cron == "") {
 			return true
 		}
-		if len(conn.Edges) == limit {
+		// A page also ends at MaxPageBytes of results: a limit of 1000 large results
+		// would otherwise be assembled in memory whole.
+		if len(conn.Edges) == limit || (len(conn.Edges) > 0 && size+len(r.Result) > c.cfg.MaxPageBytes) {
 			conn.PageInfo.HasNextPage = true
 			return false
 		}
@@ -369,6 +377,7 @@ func (c *CU) listResults(pid string, from, to bound, desc, cronOnly bool, limit 
 			innerErr = err
 			return false
 		}
+		size += len(r.Result)
 		conn.Edges = append(conn.Edges, edge{Cursor: encodeCursor(r, sort), Node: node, MessageID: r.MessageID})
 		return true
 	})
@@ -486,25 +495,6 @@ func (c *CU) handleCron(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// snapshot runs fn on the loaded state of a caught-up process.
-func (c *CU) snapshot(ctx context.Context, pid string, nonce int64, fn func(p *proc) error) error {
-	p, err := c.catchUp(ctx, pid, nonce)
-	if err != nil {
-		return err
-	}
-	if err := p.acquire(ctx); err != nil {
-		return err
-	}
-	defer p.release()
-	if p.def == nil {
-		if err := p.load(ctx); err != nil {
-			return err
-		}
-		c.lru.touch(p)
-	}
-	return fn(p)
-}
-
 func (c *CU) handleState(w http.ResponseWriter, r *http.Request) error {
 	pid := r.PathValue("pid")
 	if err := validID(pid); err != nil {
@@ -515,20 +505,17 @@ func (c *CU) handleState(w http.ResponseWriter, r *http.Request) error {
 			return errorf(ErrBadRequest, "invalid to %q", truncate(v, 32))
 		}
 	}
-	var (
-		mem []byte
-		st  procState
-	)
-	err := c.snapshot(r.Context(), pid, -1, func(p *proc) error {
-		if !p.st.HasAny || p.mem == nil {
-			return errorf(ErrNotFound, "process %s has no evaluated state", pid)
-		}
-		mem, st = bytes.Clone(p.mem), p.st
-		return nil
-	})
+	if err := c.dryRuns.allow(httplimit.ClientAddr(r)); err != nil {
+		c.m.dryRunRefused.WithLabelValues("rate").Inc()
+		return err
+	}
+	snap, release, err := c.stateOf(r.Context(), pid)
 	if err != nil {
 		return err
 	}
+	defer release()
+	// The snapshot is never written again: it is served as it is, without a copy.
+	mem, st := snap.mem, snap.st
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Length", strconv.Itoa(len(mem)))
@@ -554,16 +541,25 @@ func (c *CU) handleDryRun(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, c.cfg.MaxDryRunBytes+1))
-	if err != nil {
-		return errorf(ErrBadRequest, "reading body: %v", err)
-	}
-	if int64(len(body)) > c.cfg.MaxDryRunBytes {
+	body, err := httplimit.ReadBody(w, r, c.cfg.MaxDryRunBytes)
+	switch httplimit.Status(err) {
+	case 0:
+	case http.StatusRequestEntityTooLarge:
 		return errorf(ErrLimitExceeded, "dry-run body larger than %d bytes", c.cfg.MaxDryRunBytes)
+	case http.StatusTooManyRequests:
+		return retryLater(ErrRateLimited, time.Second, "%v", err)
+	case http.StatusRequestTimeout:
+		return errorf(ErrBadRequest, "%v", err)
+	default:
+		return errorf(ErrBadRequest, "reading body: %v", err)
 	}
 	var in DryRunMessage
 	if err := json.Unmarshal(body, &in); err != nil {
 		return errorf(ErrBadRequest, "invalid dry-run message: %v", err)
+	}
+	if err := c.dryRuns.allow(httplimit.ClientAddr(r)); err != nil {
+		c.m.dryRunRefused.WithLabelValues("rate").Inc()
+		return err
 	}
 	res, err := c.DryRun(r.Context(), pid, to, in)
 	if err != nil {
@@ -572,66 +568,6 @@ func (c *CU) handleDryRun(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_, _ = w.Write(res)
 	return nil
-}
-
-// DryRun evaluates msg on a copy of pid's memory after catching up (to message to, or to
-// the latest slot); nothing is stored and the process's memory is untouched.
-func (c *CU) DryRun(ctx context.Context, pid, to string, in DryRunMessage) ([]byte, error) {
-	nonce := int64(-1)
-	if to != "" {
-		n, err := c.slotNonce(ctx, pid, to)
-		if err != nil {
-			return nil, err
-		}
-		nonce = int64(n)
-	}
-	var (
-		inst Instance
-		env  []byte
-		st   procState
-	)
-	err := c.snapshot(ctx, pid, nonce, func(p *proc) error {
-		var err error
-		inst, err = p.def.mod.Instantiate(ctx, p.mem)
-		env, st = p.def.env, p.st
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = inst.Close(context.WithoutCancel(ctx)) }()
-	msg := aoMessage{
-		ID: in.ID, Signature: in.Signature, Data: in.Data, Owner: in.Owner, Target: in.Target,
-		Anchor: in.Anchor, From: in.From, Tags: removeInvalidTags(in.Tags),
-		Timestamp: st.Timestamp, BlockHeight: st.BlockHeight, ReadOnly: true,
-	}
-	if msg.Target == "" {
-		msg.Target = pid
-	}
-	if fp, ok := tagValue(in.Tags, "From-Process"); ok {
-		msg.From = fp
-	} else if msg.From == "" {
-		msg.From = in.Owner
-	}
-	if in.Timestamp != nil {
-		msg.Timestamp = *in.Timestamp
-	}
-	if in.BlockHeight != nil {
-		msg.BlockHeight = *in.BlockHeight
-	}
-	mb, err := jsText(msg)
-	if err != nil {
-		return nil, err
-	}
-	c.m.dryRuns.Inc()
-	r, herr := inst.Handle(ctx, mb, env)
-	if herr != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return encodeResult(resultWithError(herr, 0))
-	}
-	return encodeResult(r)
 }
 
 func resultWithError(err error, gas uint64) module.Result {

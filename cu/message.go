@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -186,12 +187,15 @@ func parseMemoryLimit(v string) (uint64, bool) {
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
+	if errors.Is(err, strconv.ErrRange) && math.IsInf(f, 1) {
+		return math.MaxUint64, true // a size, too large for anything
+	}
 	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
 		return 0, false
 	}
 	n := math.Floor(f * mult)
 	if n >= math.MaxUint64 {
-		return 0, false
+		return math.MaxUint64, true
 	}
 	return uint64(n), true
 }

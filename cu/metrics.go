@@ -18,6 +18,11 @@ type metrics struct {
 	liveInstances     prometheus.Gauge
 	liveBytes         prometheus.Gauge
 	dryRuns           prometheus.Counter
+	dryRunRefused     *prometheus.CounterVec
+	dryRunTimeouts    prometheus.Counter
+	dryRunBytes       prometheus.Gauge
+	evalTimeouts      prometheus.Counter
+	paused            prometheus.Gauge
 	duplicates        prometheus.Counter
 	requests          *prometheus.CounterVec
 	all               []prometheus.Collector
@@ -62,6 +67,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		dryRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "aonode_cu_dry_runs_total", Help: "Dry-runs evaluated.",
 		}),
+		dryRunRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aonode_cu_dry_runs_refused_total", Help: "Dry-runs and /state reads refused, by reason (rate, process, busy, memory, cancelled).",
+		}, []string{"reason"}),
+		dryRunTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aonode_cu_dry_run_timeouts_total", Help: "Dry-runs stopped by the wall-clock limit.",
+		}),
+		dryRunBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aonode_cu_dry_run_bytes", Help: "Memory of dry-run instances counted against the budget.",
+		}),
+		evalTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aonode_cu_evaluation_timeouts_total", Help: "Evaluations stopped by the wall-clock limit (nothing recorded; the process paused).",
+		}),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aonode_cu_paused_processes", Help: "Processes paused after an evaluation exceeded the wall-clock limit.",
+		}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "aonode_cu_duplicates_skipped_total", Help: "Scheduled messages skipped as duplicates of earlier ones.",
 		}),
@@ -71,7 +91,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.all = []prometheus.Collector{m.evaluations, m.evalSeconds, m.compileSeconds, m.checkpoints,
 		m.checkpointBytes, m.checkpointSeconds, m.restores, m.evictions, m.liveInstances, m.liveBytes,
-		m.dryRuns, m.duplicates, m.requests}
+		m.dryRuns, m.dryRunRefused, m.dryRunTimeouts, m.dryRunBytes, m.evalTimeouts, m.paused,
+		m.duplicates, m.requests}
 	for i, c := range m.all {
 		if err := reg.Register(c); err != nil {
 			for _, done := range m.all[:i] {

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +68,9 @@ type proc struct {
 	ckptSHA   []byte
 	ckptParts uint32
 	diverged  bool // memory moved past a result that was not buffered
+	// memShared: a snapshot holds the mem buffer, so the next evaluation writes a new one.
+	memShared bool
+	current   evalRef // what is being evaluated, for the pause status
 	// pendingIDs and pendingDedupe are what the unflushed batch holds for duplicate checks.
 	pendingIDs    map[string]uint64
 	pendingDedupe map[string]uint64
@@ -73,6 +78,10 @@ type proc struct {
 	// dirty mirrors sinceCkpt > 0 for the evaluator goroutine, which reads it without sem.
 	dirty atomic.Int64
 	wake  chan struct{}
+	// snap is the committed state dry-runs read without sem (dryrun.go); wantSnap when one
+	// last asked for it (unix ns).
+	snap     atomic.Pointer[memSnapshot]
+	wantSnap atomic.Int64
 
 	mu        sync.Mutex
 	running   bool
@@ -82,6 +91,7 @@ type proc struct {
 	passErr   error
 	committed procState
 	progress  chan struct{}
+	paused    *pauseState // evaltime.go
 
 	lruSize int64
 	lruIn   bool
@@ -116,6 +126,9 @@ func (p *proc) release() { <-p.sem }
 // kickLocked makes sure a catch-up pass starts after this call and returns the pass count
 // that proves it finished. p.mu is held.
 func (p *proc) kickLocked() (uint64, error) {
+	if err := p.pausedErrLocked(p.c.cfg.Clock.Now()); err != nil {
+		return 0, err
+	}
 	if p.running {
 		p.again = true
 		if p.idle {
@@ -162,11 +175,13 @@ func (p *proc) run() {
 			p.mu.Unlock()
 			return
 		}
-		if p.again {
+		if p.again && p.pausedErrLocked(p.c.cfg.Clock.Now()) == nil {
 			p.again = false
 			p.mu.Unlock()
 			continue
 		}
+		// Asks that came in while the pass ran wait for the pause like later ones.
+		p.again = false
 		if p.dirty.Load() == 0 || p.c.cfg.IdleCheckpoint < 0 {
 			p.running = false
 			p.mu.Unlock()
@@ -203,10 +218,11 @@ func (p *proc) idleWait(ctx context.Context) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.idle = false
-	if p.again && ctx.Err() == nil {
+	if p.again && ctx.Err() == nil && p.pausedErrLocked(p.c.cfg.Clock.Now()) == nil {
 		p.again = false
 		return true
 	}
+	p.again = false
 	p.running = false
 	close(p.progress) // lets observers see that the evaluator stopped
 	p.progress = make(chan struct{})
@@ -230,6 +246,9 @@ func (c *CU) catchUp(ctx context.Context, pid string, nonce int64) (*proc, error
 		return p, nil
 	}
 	need, err := p.kickLocked()
+	if errors.Is(err, ErrPaused) && nonce < 0 {
+		return p, nil // the latest there is: what was committed before the pause
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +256,16 @@ func (c *CU) catchUp(ctx context.Context, pid string, nonce int64) (*proc, error
 		if reached() {
 			return p, nil
 		}
-		if p.passDone >= need {
+		// A paused process does not run the pass asked for (run skips it).
+		if p.passDone >= need || !p.running {
+			if err := p.pausedErrLocked(p.c.cfg.Clock.Now()); err != nil || errors.Is(p.passErr, ErrPaused) {
+				if nonce < 0 {
+					return p, nil
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
 			if p.passErr != nil {
 				return nil, p.passErr
 			}
@@ -288,6 +316,12 @@ func (p *proc) pass(ctx context.Context) (err error) {
 			if cerr := p.checkpoint(ctx); cerr != nil {
 				p.c.log.Warn("checkpoint failed", "process", p.pid, "err", cerr)
 			}
+		}
+		p.publishSnapshot()
+		if errors.Is(err, errEvalTimeout) {
+			err = p.pause()
+		} else {
+			p.resumeIfMoved()
 		}
 		p.dirty.Store(int64(p.sinceCkpt))
 		p.c.lru.touch(p)
@@ -423,7 +457,10 @@ func (c *CU) compileOptions(pdef ProcessDef, mdef moduleDef) (CompileOptions, er
 		return CompileOptions{}, errorf(ErrLimitExceeded, "no Memory-Limit on process %s or module %s", pdef.ID, mdef.ID)
 	}
 	mem, ok := parseMemoryLimit(memTag)
-	if !ok || mem > c.cfg.MaxMemoryLimit {
+	if !ok {
+		return CompileOptions{}, errorf(ErrInvalidDefinition, "Memory-Limit %q is not a size (e.g. 512-mb)", memTag)
+	}
+	if mem > c.cfg.MaxMemoryLimit {
 		return CompileOptions{}, errorf(ErrLimitExceeded, "Memory-Limit %q is above the CU maximum of %d bytes", memTag, c.cfg.MaxMemoryLimit)
 	}
 	cmpTag, ok := limit("Compute-Limit")
@@ -431,7 +468,13 @@ func (c *CU) compileOptions(pdef ProcessDef, mdef moduleDef) (CompileOptions, er
 		return CompileOptions{}, errorf(ErrLimitExceeded, "no Compute-Limit on process %s or module %s", pdef.ID, mdef.ID)
 	}
 	cmp, ok := parseIntPrefix(cmpTag)
-	if !ok || cmp > c.cfg.MaxComputeLimit {
+	if !ok && strings.TrimSpace(cmpTag) != "" && strings.TrimSpace(cmpTag)[0] >= '0' && strings.TrimSpace(cmpTag)[0] <= '9' {
+		cmp, ok = math.MaxUint64, true // digits too many for a uint64: above any maximum
+	}
+	if !ok {
+		return CompileOptions{}, errorf(ErrInvalidDefinition, "Compute-Limit %q is not a number", cmpTag)
+	}
+	if cmp > c.cfg.MaxComputeLimit {
 		return CompileOptions{}, errorf(ErrLimitExceeded, "Compute-Limit %q is above the CU maximum of %d", cmpTag, c.cfg.MaxComputeLimit)
 	}
 	return CompileOptions{Format: module.Format(format), ComputeLimit: cmp, MemoryLimit: mem}, nil
@@ -473,6 +516,7 @@ func (p *proc) apply(ctx context.Context, s Scheduled) error {
 			if err != nil {
 				return err
 			}
+			p.current = evalRef{nonce: s.Nonce, message: p.pid}
 			if _, _, err := p.eval(ctx, pm); err != nil {
 				p.st.Booted = false
 				return err
@@ -497,6 +541,7 @@ func (p *proc) apply(ctx context.Context, s Scheduled) error {
 	if err != nil {
 		return err
 	}
+	p.current = evalRef{nonce: s.Nonce, message: s.MessageID}
 	res, hasErr, err := p.eval(ctx, msg)
 	if err != nil {
 		return err
@@ -673,6 +718,7 @@ func (p *proc) flush(ctx context.Context) error {
 }
 
 func (p *proc) setCommitted() {
+	p.publishSnapshot()
 	p.mu.Lock()
 	p.committed = p.st
 	close(p.progress)
@@ -684,11 +730,16 @@ func (p *proc) setCommitted() {
 // is an error result. A trap or an Error result leaves the memory as it was; any other
 // failure (instantiation, cancellation) is returned as an error and nothing is recorded.
 func (p *proc) eval(ctx context.Context, msg []byte) ([]byte, bool, error) {
+	ectx, cancel := p.evalContext(ctx)
+	defer cancel()
 	if p.inst == nil {
-		inst, err := p.def.mod.Instantiate(ctx, p.mem)
+		inst, err := p.def.mod.Instantiate(ectx, p.mem)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, false, ctx.Err()
+			}
+			if ectx.Err() != nil {
+				return nil, false, errEvalTimeout
 			}
 			return nil, false, fmt.Errorf("cu: instantiating %s: %w", p.pid, err)
 		}
@@ -698,8 +749,17 @@ func (p *proc) eval(ctx context.Context, msg []byte) ([]byte, bool, error) {
 		}
 	}
 	start := time.Now()
-	r, herr := p.inst.Handle(ctx, msg, p.def.env)
+	r, herr := p.inst.Handle(ectx, msg, p.def.env)
 	p.c.m.evalSeconds.Observe(time.Since(start).Seconds())
+	if (herr != nil || r.Threw) && ectx.Err() != nil {
+		// Stopped by the cap (or by Close): what the module did is no result. A trap that
+		// raced the deadline comes back, deterministic, on the next attempt.
+		p.closeInstance(ctx)
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		return nil, false, errEvalTimeout
+	}
 	if herr != nil {
 		p.closeInstance(ctx)
 		if ctx.Err() != nil {
@@ -744,6 +804,10 @@ func isErrorValue(v json.RawMessage) bool {
 
 // keepMemory copies the instance's memory as the process's memory and hashes it.
 func (p *proc) keepMemory(mem []byte) {
+	if p.memShared {
+		// A snapshot reads the old buffer: leave it to the readers.
+		p.mem, p.memShared = nil, false
+	}
 	if cap(p.mem) >= len(mem) {
 		p.mem = p.mem[:len(mem)]
 	} else {
@@ -768,6 +832,8 @@ func (p *proc) closeInstance(ctx context.Context) {
 func (p *proc) drop(ctx context.Context) {
 	p.closeInstance(ctx)
 	p.def, p.mem, p.batch, p.pending, p.diverged = nil, nil, nil, 0, false
+	p.snap.Store(nil)
+	p.memShared = false
 	clear(p.pendingIDs)
 	clear(p.pendingDedupe)
 	p.st = procState{}

@@ -3,6 +3,7 @@ package cu
 import (
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -226,6 +227,8 @@ func TestParseCrons(t *testing.T) {
 func TestParseMemoryLimit(t *testing.T) {
 	for in, want := range map[string]uint64{
 		"512-mb": 512 << 20, "1-gb": 1 << 30, "16384-mb": 16384 << 20, "100": 100, "1.5-kb": 1536, "2-GB": 2 << 30,
+		// Sizes too large for a uint64 are sizes, above any maximum.
+		"1e400-mb": math.MaxUint64, "99999999999-pb": math.MaxUint64,
 	} {
 		if got, ok := parseMemoryLimit(in); !ok || got != want {
 			t.Errorf("parseMemoryLimit(%q) = %d, %v; want %d", in, got, ok, want)
@@ -235,5 +238,32 @@ func TestParseMemoryLimit(t *testing.T) {
 		if _, ok := parseMemoryLimit(bad); ok {
 			t.Errorf("parseMemoryLimit(%q) accepted", bad)
 		}
+	}
+}
+
+// TestResultsPageByteBudget: a page of /results ends once its results add up to
+// MaxPageBytes, whatever the limit, and the rest follows on the next pages.
+func TestResultsPageByteBudget(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxPageBytes = 600 })
+	defer h.close()
+	pid := h.su.addProcess(h.mod, false)
+	ids := h.addMessages(pid, 9)
+	wantStatus(t, h.get("/result/"+ids[8]+"?process-id="+pid), 200, "")
+	seen, pages, from := 0, 0, ""
+	for {
+		var conn connection
+		h.get("/results/"+pid+"?limit=1000"+from).json(t, &conn)
+		pages++
+		seen += len(conn.Edges)
+		if len(conn.Edges) == 0 || len(conn.Edges) > 3 {
+			t.Fatalf("page %d has %d results under a 600-byte budget", pages, len(conn.Edges))
+		}
+		if !conn.PageInfo.HasNextPage {
+			break
+		}
+		from = "&from=" + url.QueryEscape(conn.Edges[len(conn.Edges)-1].Cursor)
+	}
+	if seen != 10 || pages < 3 {
+		t.Fatalf("%d results in %d pages", seen, pages)
 	}
 }

@@ -62,6 +62,7 @@ type (
 // Process is what the MU needs to know of a process.
 type Process struct {
 	ID        string
+	Owner     string // wallet address of the process's signer
 	Scheduler string // first Scheduler tag: the SU's wallet address
 	Module    string
 	Tags      []Tag
@@ -215,7 +216,9 @@ func (c *HTTPClient) Process(ctx context.Context, suURL, pid string) (Process, e
 	if p.ProcessID != pid {
 		return Process{}, &RemoteError{Kind: ErrUnavailable, Status: http.StatusOK, Msg: fmt.Sprintf("answered process %q for %q", p.ProcessID, pid), URL: suURL}
 	}
-	return processFromTags(pid, suURL, p.Tags), nil
+	proc := processFromTags(pid, suURL, p.Tags)
+	proc.Owner = p.Owner.Address
+	return proc, nil
 }
 
 func processFromTags(pid, suURL string, tags []Tag) Process {

@@ -1,7 +1,6 @@
 package mu
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/node/httplimit"
 )
 
 // Handler serves the reference MU API (§3.1) with routes relative to the MU's base URL; the
@@ -81,32 +82,44 @@ func (m *MU) answerError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// readItem reads a body of at most MaxItemBytes, refusing a larger one before reading it.
+// readItem reads a body of at most MaxItemBytes through httplimit.ReadBody: a body announced
+// larger is refused before it is read, and the buffer grows with what arrives.
 func (m *MU) readItem(w http.ResponseWriter, r *http.Request) (*dataitem.Item, error) {
-	limit := m.cfg.MaxItemBytes
-	tooLarge := fail(http.StatusRequestEntityTooLarge, "Request body exceeds the limit of %d bytes", limit)
-	if r.ContentLength > limit {
-		return nil, tooLarge
+	raw, err := httplimit.ReadBody(w, r, m.cfg.MaxItemBytes)
+	if err != nil {
+		return nil, bodyError(w, err)
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		return nil, fail(http.StatusBadRequest, "reading request body: %v", err)
-	}
-	if buf.Len() == 0 {
+	if len(raw) == 0 {
 		return nil, fail(http.StatusBadRequest, "Request body is empty: expected a signed ANS-104 data item")
 	}
-	it, err := dataitem.ParseVerified(buf.Bytes())
+	it, err := dataitem.ParseVerified(raw)
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, "Invalid data item: %v", err)
 	}
 	return it, nil
+}
+
+// bodyError is the answer to a body that could not be read.
+func bodyError(w http.ResponseWriter, err error) error {
+	status := httplimit.Status(err)
+	switch status {
+	case http.StatusRequestEntityTooLarge:
+		return fail(status, "Request body exceeds the limit of %d bytes", limitOf(err))
+	case http.StatusTooManyRequests:
+		httplimit.SetRetryAfter(w, time.Second)
+		return fail(status, "%v", err)
+	case http.StatusRequestTimeout:
+		return fail(status, "%v", err)
+	}
+	return fail(http.StatusBadRequest, "reading request body: %v", err)
+}
+
+func limitOf(err error) int64 {
+	var tl *httplimit.TooLargeError
+	if errors.As(err, &tl) {
+		return tl.Limit
+	}
+	return 0
 }
 
 func (m *MU) post(w http.ResponseWriter, r *http.Request) {
@@ -151,10 +164,20 @@ func (m *MU) post(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkIntake applies the reference's intake rules (§3.2): Data-Protocol=ao and a Type of
-// Process or Message, first occurrence of each; and what the SU needs to route the item.
+// Process or Message, first occurrence of each; and what the SU needs to route the item. A
+// client item may not carry From-Process or From-Module: an MU writes them when it pushes a
+// process's outbox, and a process takes From-Process as the sender (su/README.md).
 func checkIntake(it *dataitem.Item) (typ string, err error) {
 	if dp, _ := it.Tag("Data-Protocol"); dp != "ao" {
 		return "", fail(http.StatusBadRequest, "Data-Protocol tag must be 'ao'")
+	}
+	if err := it.CheckTagsUTF8(); err != nil {
+		return "", fail(http.StatusBadRequest, "%v: tags must be UTF-8 text", err)
+	}
+	for _, t := range it.Tags {
+		if strings.EqualFold(t.Name, "From-Process") || strings.EqualFold(t.Name, "From-Module") {
+			return "", fail(http.StatusBadRequest, "%s is set by an MU when it pushes a process's outbox; a client item may not carry it", t.Name)
+		}
 	}
 	typ, _ = it.Tag("Type")
 	switch typ {
@@ -327,7 +350,9 @@ func (m *MU) deleteMonitor(w http.ResponseWriter, r *http.Request) {
 }
 
 // monitorRequest checks a (un)monitor request: a signed item whose target is the process, as
-// aoconnect sends, for a process an SU knows.
+// aoconnect sends, for a process an SU knows, signed by the process's owner or by a key its
+// Authority tags name: anyone else could stop (or start, at the node's cost) someone
+// else's crons.
 func (m *MU) monitorRequest(w http.ResponseWriter, r *http.Request) (string, error) {
 	if m.closed.Load() {
 		return "", ErrClosed
@@ -343,15 +368,32 @@ func (m *MU) monitorRequest(w http.ResponseWriter, r *http.Request) (string, err
 	if len(it.Target) != 32 || dataitem.EncodeID(it.Target) != pid {
 		return "", fail(http.StatusBadRequest, "the signed item's target must be the process %s", pid)
 	}
-	if r.Method == http.MethodDelete {
-		return pid, nil
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := m.locate(ctx, pid); errors.Is(err, ErrNotFound) {
+	p, err := m.locate(ctx, pid)
+	if errors.Is(err, ErrNotFound) {
 		return "", fail(http.StatusBadRequest, "Process %s not found on any known scheduler", pid)
 	} else if err != nil {
 		return "", err
 	}
+	if signer := it.Address(); signer != p.Owner && !hasAuthority(p.Tags, signer) {
+		return "", fail(http.StatusForbidden, "only the owner of process %s or a key in its Authority tags may start or stop its cron monitor (signer %s)", pid, signer)
+	}
 	return pid, nil
+}
+
+// hasAuthority reports whether tags name addr in an Authority tag (a value may list several,
+// comma-separated, as aos reads them).
+func hasAuthority(tags []Tag, addr string) bool {
+	for _, t := range tags {
+		if t.Name != "Authority" {
+			continue
+		}
+		for _, v := range strings.Split(t.Value, ",") {
+			if strings.TrimSpace(v) == addr {
+				return true
+			}
+		}
+	}
+	return false
 }

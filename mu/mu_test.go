@@ -158,6 +158,9 @@ func TestIntakeRefusesBadItems(t *testing.T) {
 	module := mustSign(t, w.user, dataitem.Fields{Tags: []dataitem.Tag{{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Module"}}, Data: []byte("x")})
 	noTarget := mustSign(t, w.user, dataitem.Fields{Tags: []dataitem.Tag{{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Message"}}, Data: []byte("x")})
 	unknown := messageItem(t, w.user, randomID(), dataitem.Tag{Name: "Action", Value: "Ping"})
+	fromProcess := messageItem(t, w.user, w.a.ID(), dataitem.Tag{Name: "From-Process", Value: w.b.ID()})
+	fromModule := messageItem(t, w.user, w.a.ID(), dataitem.Tag{Name: "From-Module", Value: "module-B"})
+	spawnFrom := processItem(t, w.user, w.su.addr, "module-C", dataitem.Tag{Name: "from-process", Value: w.b.ID()})
 
 	for _, tc := range []struct {
 		name   string
@@ -173,6 +176,9 @@ func TestIntakeRefusesBadItems(t *testing.T) {
 		{"Type Module", module.Raw(), 400, "Type tag"},
 		{"Message without target", noTarget.Raw(), 400, "target"},
 		{"unknown target process", unknown.Raw(), 400, "not found"},
+		{"From-Process from a client", fromProcess.Raw(), 400, "From-Process"},
+		{"From-Module from a client", fromModule.Raw(), 400, "From-Module"},
+		{"Process with From-Process", spawnFrom.Raw(), 400, "from-process"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := post(t, w.mu.srv.URL, tc.body)
@@ -580,6 +586,48 @@ func TestMonitorCron(t *testing.T) {
 	other := messageItem(t, w.user, w.b.ID())
 	if status, _ := post(t, w.mu.srv.URL+"/monitor/"+w.a.ID(), other.Raw()); status != 400 {
 		t.Fatalf("monitor with an item for another process = %d", status)
+	}
+}
+
+// TestMonitorNeedsOwnerOrAuthority: only the process's owner, or a key its Authority tags
+// name, may start or stop its cron monitor.
+func TestMonitorNeedsOwnerOrAuthority(t *testing.T) {
+	w := newWorld(t, nil)
+	stranger, authority := keyFromSeed("stranger"), keyFromSeed("authority")
+	c := processItem(t, w.user, w.su.addr, "module-C", dataitem.Tag{Name: "Authority", Value: "x, " + dataitem.OwnerAddress(authority.Owner())})
+	w.su.install(t, c)
+	send := func(method, pid string, s dataitem.Signer) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, w.mu.srv.URL+"/monitor/"+pid, bytes.NewReader(messageItem(t, s, pid).Raw()))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, method := range []string{http.MethodPost, http.MethodDelete} {
+		if status, body := send(method, w.a.ID(), stranger); status != 403 || !strings.Contains(body, "owner") {
+			t.Fatalf("%s by a stranger: %d %s", method, status, body)
+		}
+	}
+	if status, _ := send(http.MethodPost, w.a.ID(), w.user); status != 200 {
+		t.Fatalf("monitor by the owner: %d", status)
+	}
+	if status, _ := send(http.MethodDelete, w.a.ID(), stranger); status != 403 {
+		t.Fatalf("unmonitor by a stranger: %d", status)
+	}
+	if _, err := w.mu.db.MUMonitor(w.a.ID()); err != nil {
+		t.Fatalf("a stranger's DELETE removed the monitor: %v", err)
+	}
+	if status, _ := send(http.MethodDelete, w.a.ID(), w.user); status != 200 {
+		t.Fatalf("unmonitor by the owner: %d", status)
+	}
+	for _, method := range []string{http.MethodPost, http.MethodDelete} {
+		if status, body := send(method, c.ID(), authority); status != 200 {
+			t.Fatalf("%s by an Authority: %d %s", method, status, body)
+		}
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aonode/aonode/dataitem"
 )
 
 // aosLua is evaluated in every aos process of the test: Ping answers Pong to the sender,
@@ -40,6 +42,8 @@ func TestAOSLoopOnOneNode(t *testing.T) {
 	}
 	cfg := diskConfig(t)
 	cfg.CronInterval = 100 * time.Millisecond
+	// Generous: the caps are checked at the end, and a loaded machine slows every dry-run.
+	cfg.Limits.DryRunTimeout, cfg.Limits.EvalTimeout = 15*time.Second, 30*time.Second
 	n := startNode(t, cfg)
 	c := newClient(t, n.URL(), seedSigner(4))
 	node := n.SU().Address() // the SU's, MU's and CU's key: the processes' Authority
@@ -113,6 +117,23 @@ func TestAOSLoopOnOneNode(t *testing.T) {
 	t.Logf("p: %s", s)
 	if !strings.Contains(s, "pongs=1 ") {
 		t.Fatalf("p ends as %q", s)
+	}
+
+	// The wall-clock caps on the emscripten runtime: "while true do end" with aos's gas
+	// limit would run for minutes. A dry-run of it stops at its cap; a message of it stops
+	// at the evaluation cap, is not recorded, and pauses q.
+	owner := dataitem.OwnerAddress(seedSigner(4).Owner())
+	body, _ := json.Marshal(map[string]any{"Id": "1234", "Owner": owner, "From": owner, "Target": q, "Data": "while true do end",
+		"Tags": tagMaps("Action", "Eval", "Data-Protocol", "ao", "Type", "Message", "Variant", "ao.TN.1")})
+	if r := c.do("POST", "/cu/dry-run?process-id="+q, "application/json", body); r.code != 413 || !contains(r.body, "wall-clock") {
+		t.Fatalf("runaway dry-run: %d %s", r.code, r.body)
+	}
+	loop := c.send(q, "while true do end", "Action", "Eval")
+	if r := c.do("GET", "/cu/result/"+loop+"?process-id="+q, "", nil); r.code != 503 || !contains(r.body, "paused") {
+		t.Fatalf("runaway message: %d %s", r.code, r.body)
+	}
+	if _, err := n.Store().EvalResultByMessage(q, loop); err == nil {
+		t.Fatal("the stopped evaluation was recorded")
 	}
 }
 

@@ -69,6 +69,12 @@ type Config struct {
 	ArweavePollInterval time.Duration
 	// ShutdownTimeout bounds how long Close waits for in-flight HTTP requests.
 	ShutdownTimeout time.Duration
+	// Limits bounds what clients can make the node hold and compute (limits.go).
+	Limits Limits
+	// TrustedMUs are wallet addresses of other nodes' MUs whose pushes (items carrying
+	// From-Process or From-Module) the SU accepts; with p2p, nodes whose signed record
+	// announces the mu role are trusted too (trust.go).
+	TrustedMUs []string
 	// StoreBatchDelay lets the store's committer wait this long to gather more batches into
 	// one fsync (0: take what is queued and go).
 	StoreBatchDelay time.Duration
@@ -99,6 +105,7 @@ func DefaultConfig() Config {
 		ArweavePollInterval:  5 * time.Second,
 		ShutdownTimeout:      10 * time.Second,
 		SchedulerLocationTTL: DefaultSchedulerLocationTTL,
+		Limits:               DefaultLimits(),
 	}
 }
 
@@ -126,6 +133,7 @@ func (c Config) withDefaults() Config {
 	if c.Clock == nil {
 		c.Clock = clock.Wall{}
 	}
+	c.Limits = c.Limits.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -175,6 +183,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("node: %s URL %q is not an http(s) URL", u.name, u.url)
 		}
 	}
+	for _, a := range c.TrustedMUs {
+		if _, err := dataitem.DecodeID(a); err != nil {
+			return fmt.Errorf("node: trusted MU %q is not a wallet address (43 base64url characters)", a)
+		}
+	}
 	if err := c.validateNetwork(); err != nil {
 		return err
 	}
@@ -196,7 +209,7 @@ func (c Config) Validate() error {
 	if c.StoreBatchDelay < 0 || c.StoreBatchDelay > time.Second {
 		return fmt.Errorf("node: StoreBatchDelay %v outside 0..1s", c.StoreBatchDelay)
 	}
-	return nil
+	return c.Limits.Validate()
 }
 
 func (c Config) has(role string) bool { return slices.Contains(c.Roles, role) }

@@ -40,6 +40,9 @@ type File struct {
 	SchedulerLocationTTL time.Duration `yaml:"scheduler-location-ttl"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log-level"`
+	// TrustedMUs are wallet addresses of MUs on other nodes whose pushes (items with
+	// From-Process) this node's SU accepts without a p2p node record (su/README.md).
+	TrustedMUs []string `yaml:"trusted-mus"`
 
 	BlockHeight  uint64        `yaml:"block-height"`
 	Arweave      string        `yaml:"arweave"`
@@ -65,6 +68,21 @@ type FileLimits struct {
 	P2PConnHigh     int   `yaml:"p2p-conn-high-water"`
 	FetchMaxBytes   int64 `yaml:"fetch-max-item-bytes"`
 	GossipMaxBytes  int   `yaml:"gossip-max-message-bytes"`
+	// What clients can make the node hold and compute (node.Limits).
+	ReadHeaderTimeout   time.Duration `yaml:"read-header-timeout"`
+	UploadsPerAddr      int           `yaml:"uploads-per-addr"`
+	BodyMinRate         int64         `yaml:"body-min-rate"`
+	BodyGrace           time.Duration `yaml:"body-grace"`
+	DryRunConcurrency   int           `yaml:"dry-run-concurrency"`
+	DryRunPerProcess    int           `yaml:"dry-run-per-process"`
+	DryRunQueue         int           `yaml:"dry-run-queue"`
+	DryRunTimeout       time.Duration `yaml:"dry-run-timeout"`
+	DryRunRate          float64       `yaml:"dry-run-rate"`
+	DryRunBurst         int           `yaml:"dry-run-burst"`
+	EvalTimeout         time.Duration `yaml:"eval-timeout"`
+	CUMaxMemoryBytes    uint64        `yaml:"cu-max-memory-bytes"`
+	CUMaxCompute        uint64        `yaml:"cu-max-compute"`
+	CUMemoryBudgetBytes int64         `yaml:"cu-memory-budget-bytes"`
 }
 
 // FileP2P is the peer-to-peer part: with enabled, the node joins the network and finds the
@@ -89,6 +107,7 @@ type FileP2P struct {
 func FileDefaults() File {
 	c := DefaultConfig()
 	p := p2p.DefaultConfig()
+	l := c.Limits
 	return File{
 		Roles:       c.Roles,
 		HTTP:        c.HTTPAddr,
@@ -109,6 +128,21 @@ func FileDefaults() File {
 			P2PConnHigh:     p.ConnHighWater,
 			FetchMaxBytes:   p.Fetch.MaxItemBytes,
 			GossipMaxBytes:  p.Gossip.MaxMessageBytes,
+
+			ReadHeaderTimeout:   l.ReadHeaderTimeout,
+			UploadsPerAddr:      l.UploadsPerAddr,
+			BodyMinRate:         l.BodyMinRate,
+			BodyGrace:           l.BodyGrace,
+			DryRunConcurrency:   l.DryRunConcurrency,
+			DryRunPerProcess:    l.DryRunPerProcess,
+			DryRunQueue:         l.DryRunQueue,
+			DryRunTimeout:       l.DryRunTimeout,
+			DryRunRate:          l.DryRunRate,
+			DryRunBurst:         l.DryRunBurst,
+			EvalTimeout:         l.EvalTimeout,
+			CUMaxMemoryBytes:    l.CUMaxMemoryBytes,
+			CUMaxCompute:        l.CUMaxCompute,
+			CUMemoryBudgetBytes: l.CUMemoryBudgetBytes,
 		},
 		P2P: FileP2P{
 			Listen:            p.ListenAddrs,
@@ -174,6 +208,17 @@ func (f File) Config() Config {
 	c.MaxItemBytes = f.Limits.MaxItemBytes
 	c.ShutdownTimeout = f.Limits.ShutdownTimeout
 	c.StoreBatchDelay = f.Limits.StoreBatchDelay
+	c.TrustedMUs = f.TrustedMUs
+	fl := f.Limits
+	c.Limits = Limits{
+		ReadHeaderTimeout: fl.ReadHeaderTimeout, UploadsPerAddr: fl.UploadsPerAddr,
+		BodyMinRate: fl.BodyMinRate, BodyGrace: fl.BodyGrace,
+		DryRunConcurrency: fl.DryRunConcurrency, DryRunPerProcess: fl.DryRunPerProcess,
+		DryRunQueue: fl.DryRunQueue, DryRunTimeout: fl.DryRunTimeout,
+		DryRunRate: fl.DryRunRate, DryRunBurst: fl.DryRunBurst, EvalTimeout: fl.EvalTimeout,
+		CUMaxMemoryBytes: fl.CUMaxMemoryBytes, CUMaxCompute: fl.CUMaxCompute,
+		CUMemoryBudgetBytes: fl.CUMemoryBudgetBytes,
+	}
 	if f.P2P.Enabled {
 		p := p2p.DefaultConfig()
 		p.ListenAddrs = f.P2P.Listen

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -112,6 +113,15 @@ func TestThreeNodesMeetThroughBootstrap(t *testing.T) {
 	if res := atC.result(pid, add); string(res["Output"]) != `"5"` {
 		t.Fatalf("Add on C: %s", res["Output"])
 	}
+	// A's MU pushes the outbox (Ping, then the Pong back) to B's SU, which trusts it by its
+	// node record announcing the mu role.
+	client.send(pid, "", "Action", "Relay", "Peer", pid)
+	waitFor(t, "the Ping and Pong pushed by A", 30*time.Second, func() string {
+		if s := loopStateOf(t, atC, pid); s.Pings != 1 || s.Pongs != 1 {
+			return fmt.Sprintf("pings %d, pongs %d", s.Pings, s.Pongs)
+		}
+		return ""
+	})
 	// The MU read the results from C too: its queue drains without a dead letter.
 	waitFor(t, "A's crank queue to drain", 30*time.Second, func() string { return pending(a) })
 	if dead, err := a.MU().DeadLetters(); err != nil || dead != 0 {
@@ -137,7 +147,7 @@ func TestThreeNodesMeetThroughBootstrap(t *testing.T) {
 	// Peer, gossip and SU metrics on B: the SU's own and its sequencer's share the registry.
 	m := newClient(t, b.URL(), nil).do("GET", "/metrics", "", nil)
 	for _, want := range []string{"aonode_p2p_connected_peers", `aonode_p2p_gossip_validated_total{result="accept",topic="process"}`,
-		`su_schedule_requests_total{outcome="ok"} 2`, "su_http_requests_total"} {
+		`su_schedule_requests_total{outcome="ok"} 5`, "su_http_requests_total"} {
 		if !contains(m.body, want) {
 			t.Errorf("B's /metrics lacks %s:\n%s", want, m.body)
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aonode/aonode/cu"
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/node/httplimit"
 	"github.com/aonode/aonode/mu"
 	"github.com/aonode/aonode/node/gateway"
 	"github.com/aonode/aonode/store"
@@ -136,9 +137,10 @@ func New(cfg Config) (*Node, error) {
 	n.handler = mux
 	n.handlerMu.Unlock()
 	n.server = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
+		// The guard bounds how long a body may take (cfg.Limits.BodyMinRate), so no fixed
+		// ReadTimeout cuts off a large upload on a slow link.
+		Handler:           httplimit.Guard(cfg.Limits.guard(), mux),
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
 		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -229,6 +231,7 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 			BlockHeight:    heights.get,
 			MaxItemBytes:   cfg.MaxItemBytes,
 			Metrics:        m,
+			Pushers:        n.pusherTrust(),
 			MetricsHandler: metrics,
 			Logger:         cfg.Logger.With("role", RoleSU),
 		})
@@ -306,7 +309,7 @@ func (n *Node) buildCU(signer dataitem.Signer) error {
 			return err
 		}
 	}
-	n.cu, err = cu.New(cu.Config{
+	ccfg := cu.Config{
 		Store:      n.db,
 		Signer:     signer,
 		Source:     src,
@@ -316,7 +319,9 @@ func (n *Node) buildCU(signer dataitem.Signer) error {
 		Registerer: n.registry,
 		Gatherer:   n.registry,
 		Logger:     n.cfg.Logger,
-	})
+	}
+	n.cfg.Limits.cu(&ccfg)
+	n.cu, err = cu.New(ccfg)
 	if err != nil {
 		return fmt.Errorf("node: building the CU: %w", err)
 	}

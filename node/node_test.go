@@ -51,6 +51,8 @@ func testConfig(t *testing.T) Config {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.Signer = seedSigner(1)
 	cfg.Logger = quietLogger()
+	// The tests poll process state with dry-runs; the rate limit has its own test.
+	cfg.Limits.DryRunRate = -1
 	return cfg
 }
 
@@ -96,20 +98,26 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]func(*Config){
-		"unknown role":   func(c *Config) { c.Roles = []string{"su", "xx"} },
-		"duplicate role": func(c *Config) { c.Roles = []string{"su", "su"} },
-		"no data dir":    func(c *Config) { c.InMemory = false },
-		"bad address":    func(c *Config) { c.HTTPAddr = "nocolon" },
-		"no key":         func(c *Config) { c.Signer = nil },
-		"tiny items":     func(c *Config) { c.MaxItemBytes = 10 },
-		"bad arweave":    func(c *Config) { c.ArweaveURL = "ftp://x" },
-		"fast poll":      func(c *Config) { c.ArweaveURL = "http://x"; c.ArweavePollInterval = time.Millisecond },
-		"batch delay":    func(c *Config) { c.StoreBatchDelay = time.Hour },
-		"neg shutdown":   func(c *Config) { c.ShutdownTimeout = -1 },
-		"cu without su":  func(c *Config) { c.Roles = []string{"cu"} },
-		"mu without cu":  func(c *Config) { c.Roles = []string{"su", "mu"} },
-		"bad su url":     func(c *Config) { c.Roles = []string{"cu"}; c.SUURL = "su:8080" },
-		"neg cron":       func(c *Config) { c.CronInterval = -time.Second },
+		"unknown role":     func(c *Config) { c.Roles = []string{"su", "xx"} },
+		"duplicate role":   func(c *Config) { c.Roles = []string{"su", "su"} },
+		"no data dir":      func(c *Config) { c.InMemory = false },
+		"bad address":      func(c *Config) { c.HTTPAddr = "nocolon" },
+		"no key":           func(c *Config) { c.Signer = nil },
+		"tiny items":       func(c *Config) { c.MaxItemBytes = 10 },
+		"bad arweave":      func(c *Config) { c.ArweaveURL = "ftp://x" },
+		"fast poll":        func(c *Config) { c.ArweaveURL = "http://x"; c.ArweavePollInterval = time.Millisecond },
+		"batch delay":      func(c *Config) { c.StoreBatchDelay = time.Hour },
+		"neg shutdown":     func(c *Config) { c.ShutdownTimeout = -1 },
+		"cu without su":    func(c *Config) { c.Roles = []string{"cu"} },
+		"mu without cu":    func(c *Config) { c.Roles = []string{"su", "mu"} },
+		"bad su url":       func(c *Config) { c.Roles = []string{"cu"}; c.SUURL = "su:8080" },
+		"neg cron":         func(c *Config) { c.CronInterval = -time.Second },
+		"neg header wait":  func(c *Config) { c.Limits.ReadHeaderTimeout = -time.Second },
+		"trickle rate":     func(c *Config) { c.Limits.BodyMinRate = 10 },
+		"tiny dry-run cap": func(c *Config) { c.Limits.DryRunTimeout = time.Millisecond },
+		"sub-second eval":  func(c *Config) { c.Limits.EvalTimeout = time.Millisecond },
+		"tiny CU budget":   func(c *Config) { c.Limits.CUMemoryBudgetBytes = 1000 },
+		"bad trusted MU":   func(c *Config) { c.TrustedMUs = []string{"not-an-address"} },
 	}
 	for name, mutate := range cases {
 		c := testConfig(t)

@@ -1,7 +1,11 @@
 package node
 
 import (
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/aonode/aonode/dataitem"
 )
 
 // TestRolesOnSeparateNodes runs the loop with each unit on its own node, wired by URL as
@@ -10,6 +14,8 @@ func TestRolesOnSeparateNodes(t *testing.T) {
 	wasm := loopModule(t)
 	c1 := diskConfig(t)
 	c1.Roles = []string{RoleSU, RoleGateway}
+	// The MU node's pushes carry From-Process: the SU takes them from a listed MU.
+	c1.TrustedMUs = []string{dataitem.OwnerAddress(seedSigner(8).Owner())}
 	n1 := startNode(t, c1)
 	c2 := diskConfig(t)
 	c2.Roles, c2.SUURL, c2.GatewayURL = []string{RoleCU}, n1.URL()+"/su", n1.URL()
@@ -35,6 +41,14 @@ func TestRolesOnSeparateNodes(t *testing.T) {
 	if res := cu.result(pid, id); string(res["Output"]) != `"3"` {
 		t.Fatalf("result on the CU node: %v", res)
 	}
+	// An outbox message pushed by the MU node reaches the SU node, and its answer comes back.
+	mu.send(pid, "", "Action", "Relay", "Peer", pid)
+	waitFor(t, "the pushed Ping and Pong", 30*time.Second, func() string {
+		if s := loopStateOf(t, cu, pid); s.Pings != 1 || s.Pongs != 1 {
+			return fmt.Sprintf("pings %d, pongs %d", s.Pings, s.Pongs)
+		}
+		return ""
+	})
 	// The node without a gateway or MU answers 404 there.
 	if r := cu.do("GET", "/mu", "", nil); r.code != 404 {
 		t.Fatalf("GET /mu on the CU node: %d", r.code)

@@ -157,3 +157,17 @@ func (d *Directory) Prune() int {
 	}
 	return n
 }
+
+// AnnouncesRole reports whether an unexpired record signed by wallet address announces role
+// (an SU checks with it that an item's signer is an MU of the network).
+func (d *Directory) AnnouncesRole(address, role string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	now := d.now()
+	for _, r := range d.byPeer {
+		if r.Address == address && r.Expires.After(now) && r.HasRole(role) {
+			return true
+		}
+	}
+	return false
+}

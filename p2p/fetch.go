@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/node/httplimit"
 )
 
 // FetchProtocol is the stream protocol serving items by id.
@@ -156,8 +157,12 @@ func (h *Host) FetchFrom(ctx context.Context, p peer.ID, id string) (*dataitem.I
 		_ = s.Reset()
 		return nil, fmt.Errorf("%w: %s announced %d bytes, limit %d", ErrBadItem, p, n, h.cfg.Fetch.MaxItemBytes)
 	}
-	raw := make([]byte, n)
-	if _, err := io.ReadFull(r, raw); err != nil {
+	// The length is the peer's claim: the buffer grows with what arrives.
+	raw, err := httplimit.ReadAll(io.LimitReader(r, int64(n)), int64(n))
+	if err == nil && uint64(len(raw)) != n {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
 		_ = s.Reset()
 		return nil, fmt.Errorf("p2p: fetch %s from %s: %w", id, p, err)
 	}

@@ -10,10 +10,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/node/httpcount"
+	"github.com/aonode/aonode/node/httplimit"
 	"github.com/aonode/aonode/store"
 )
 
@@ -117,7 +119,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // fail maps an error to the reference's statuses in one place: refusals are 400 with their
-// text (413 for oversize bodies), a closed store 503, anything else 500 with the details
+// text (413 for oversize bodies), a body the upload guard refused 429 or 408, a closed store 503, anything else 500 with the details
 // logged rather than shown.
 func (s *SU) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var refused *RefusedError
@@ -128,6 +130,11 @@ func (s *SU) fail(w http.ResponseWriter, r *http.Request, err error) {
 			status = http.StatusRequestEntityTooLarge
 		}
 		writeError(w, status, refused.Msg)
+	case errors.Is(err, httplimit.ErrBusy):
+		httplimit.SetRetryAfter(w, time.Second)
+		writeError(w, http.StatusTooManyRequests, err.Error())
+	case errors.Is(err, httplimit.ErrSlow):
+		writeError(w, http.StatusRequestTimeout, err.Error())
 	case errors.Is(err, store.ErrTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "Item too large for this SU's store")
 	case errors.Is(err, store.ErrClosed):
@@ -205,26 +212,19 @@ func isOwnMessage(it *dataitem.Item, pid string) bool {
 	return typ == typeMessage && len(it.Target) == 32 && dataitem.EncodeID(it.Target) == pid
 }
 
-// readBody reads a POSTed item, refusing bodies over the limit before reading them whole.
+// readBody reads a POSTed item through httplimit.ReadBody: a body announced over the limit is
+// refused before it is read, and the buffer grows with what arrives.
 func (s *SU) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	limit := s.opts.MaxItemBytes
-	tooLarge := refuse(ErrRequestTooLarge, "Request body exceeds the limit of %d bytes", limit)
-	if r.ContentLength > limit {
-		return nil, tooLarge
-	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	if _, err := buf.ReadFrom(body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
+	raw, err := httplimit.ReadBody(w, r, s.opts.MaxItemBytes)
+	switch httplimit.Status(err) {
+	case 0:
+		return raw, nil
+	case http.StatusRequestEntityTooLarge:
+		return nil, refuse(ErrRequestTooLarge, "Request body exceeds the limit of %d bytes", s.opts.MaxItemBytes)
+	case http.StatusBadRequest:
 		return nil, refuse(ErrInvalidItem, "reading request body: %v", err)
 	}
-	return buf.Bytes(), nil
+	return nil, err
 }
 
 func (s *SU) loadItem(id string) (*dataitem.Item, error) {
@@ -405,8 +405,12 @@ func (s *SU) parsePageQuery(q url.Values) (pageQuery, error) {
 		return pq, err
 	}
 	if hasLimit {
-		if limit < 1 || limit > 1<<31-1 {
+		switch {
+		case limit < 1:
 			return pq, refuse(ErrInvalidItem, "invalid limit: %d (must be at least 1)", limit)
+		case limit > 1<<31-1:
+			// The reference parses limit as an i32.
+			return pq, refuse(ErrInvalidItem, "invalid limit: %d (must be at most %d)", limit, 1<<31-1)
 		}
 		pq.limit = int(min(limit, int64(s.opts.MaxPageItems)))
 	}

@@ -21,11 +21,15 @@ func typeOf(it *dataitem.Item) (string, bool) {
 }
 
 // Intake turns a verified Process or Message item into a scheduling request after the
-// stateless checks of the reference write pipeline (ao-protocol §1.3 steps 2 and 6): a Type
-// tag of Process or Message, a Data-Protocol tag, no "+link" tag, Module and Scheduler tags on
+// stateless checks of the reference write pipeline (ao-protocol §1.3 steps 2 and 6) and
+// aonode's own (tags that are UTF-8 text): a Type tag of Process or Message, a Data-Protocol tag, no "+link" tag, Module and Scheduler tags on
 // a Process. Unlike the reference, a Process whose Scheduler tags do not name self (this SU's
 // address) is refused: this SU would otherwise own a process nobody routes to it.
 func Intake(it *dataitem.Item, self string) (Request, error) {
+	if err := it.CheckTagsUTF8(); err != nil {
+		// The JSON of the SU and the CUs' messages would show U+FFFD, not what was signed.
+		return Request{}, refuse(ErrInvalidItem, "%v: tags must be UTF-8 text", err)
+	}
 	typ, ok := typeOf(it)
 	if !ok {
 		return Request{}, refuse(ErrInvalidItem, "Type tag not present")

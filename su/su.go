@@ -42,6 +42,9 @@ type Options struct {
 	// page early (has_next_page true) once its items add up to that many bytes.
 	MaxPageItems int
 	MaxPageBytes int
+	// Pushers are the other MUs whose pushes (items carrying From-Process or From-Module)
+	// this SU accepts besides its own key's; nil trusts none (trust.go).
+	Pushers PusherTrust
 	// Metrics are the SU's collectors. A caller that builds its own Sequencer passes the
 	// Metrics it gave that sequencer, so each collector is registered once; nil makes new
 	// ones on Registerer.
@@ -132,6 +135,9 @@ func (s *SU) Submit(ctx context.Context, raw []byte) (Scheduled, error) {
 	if err != nil {
 		return Scheduled{}, err
 	}
+	if err := s.checkPusher(it, req.Process); err != nil {
+		return Scheduled{}, err
+	}
 	return s.seq.Schedule(ctx, req)
 }
 
@@ -153,6 +159,15 @@ func (s *SU) AssignExisting(ctx context.Context, pid, mid string, exclude []stri
 	}
 	if n > maxExcludeBytes {
 		return Scheduled{}, refuse(ErrInvalidItem, "exclude list too long (max %d bytes)", maxExcludeBytes)
+	}
+	// The held item reaches pid as its own message: the same trust rule applies.
+	switch it, err := s.loadItem(mid); {
+	case err == nil:
+		if err := s.checkPusher(it, pid); err != nil {
+			return Scheduled{}, err
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return Scheduled{}, err
 	}
 	return s.seq.Schedule(ctx, Request{Process: pid, Message: mid, Exclude: exclude})
 }

@@ -78,7 +78,31 @@ func addNodeFlags(fs *flag.FlagSet, cfg node.Config, defaultLevel string, withRo
 	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests get on shutdown")
 	fs.DurationVar(&f.cfg.StoreBatchDelay, "store-batch-delay", cfg.StoreBatchDelay, "how long the store may wait to gather more writes into one fsync")
 	f.level = fs.String("log-level", defaultLevel, "log level: debug, info, warn or error")
+	addLimitFlags(fs, &f.cfg.Limits)
+	fs.Func("trusted-mu", "comma-separated wallet addresses of other nodes' MUs whose pushes the SU accepts", func(v string) error {
+		f.cfg.TrustedMUs = append(f.cfg.TrustedMUs, splitList(v)...)
+		return nil
+	})
 	return f
+}
+
+// addLimitFlags registers a flag for every node.Limits field; the README's operator section
+// lists them.
+func addLimitFlags(fs *flag.FlagSet, l *node.Limits) {
+	fs.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", l.ReadHeaderTimeout, "how long a client may take to send its request headers")
+	fs.IntVar(&l.UploadsPerAddr, "uploads-per-addr", l.UploadsPerAddr, "request bodies one client address may have in flight (-1: no limit)")
+	fs.Int64Var(&l.BodyMinRate, "body-min-rate", l.BodyMinRate, "bytes/s a request body must keep arriving at after --body-grace (-1: no minimum)")
+	fs.DurationVar(&l.BodyGrace, "body-grace", l.BodyGrace, "how long a request body may take before --body-min-rate applies")
+	fs.IntVar(&l.DryRunConcurrency, "dry-run-concurrency", l.DryRunConcurrency, "dry-runs evaluating at once (default: the number of CPUs)")
+	fs.IntVar(&l.DryRunPerProcess, "dry-run-per-process", l.DryRunPerProcess, "dry-runs of one process running or queued at once")
+	fs.IntVar(&l.DryRunQueue, "dry-run-queue", l.DryRunQueue, "dry-runs waiting for a slot before 503 (-1: none)")
+	fs.DurationVar(&l.DryRunTimeout, "dry-run-timeout", l.DryRunTimeout, "wall-clock cap of one dry-run, and of its wait for a slot")
+	fs.Float64Var(&l.DryRunRate, "dry-run-rate", l.DryRunRate, "dry-runs per second one client address may start (-1: no limit)")
+	fs.IntVar(&l.DryRunBurst, "dry-run-burst", l.DryRunBurst, "burst of dry-runs one client address may start at once")
+	fs.DurationVar(&l.EvalTimeout, "eval-timeout", l.EvalTimeout, "wall-clock cap of one message's evaluation: past it nothing is recorded and the process pauses (negative, e.g. -1s: no cap)")
+	fs.Uint64Var(&l.CUMaxMemoryBytes, "cu-max-memory", l.CUMaxMemoryBytes, "largest Memory-Limit (bytes) the CU runs")
+	fs.Uint64Var(&l.CUMaxCompute, "cu-max-compute", l.CUMaxCompute, "largest Compute-Limit the CU runs")
+	fs.Int64Var(&l.CUMemoryBudgetBytes, "cu-memory-budget", l.CUMemoryBudgetBytes, "bytes of memory live processes and dry-runs may hold in the CU")
 }
 
 // config completes the Config from the parsed flags; logs go to stderr.

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/aonode/aonode/node/httplimit"
 )
 
 // DefaultMaxResponseBytes bounds what a Client reads of one answer unless told otherwise.
@@ -108,12 +110,13 @@ func (c *Client) do(ctx context.Context, method, base, path string, q url.Values
 	if limit <= 0 {
 		limit = DefaultMaxResponseBytes
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	data, err := httplimit.ReadAll(resp.Body, limit)
+	var tooLarge *httplimit.TooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, fail(ErrTooLarge, resp.StatusCode, fmt.Sprintf("response over %d bytes", limit))
+	}
 	if err != nil {
 		return nil, fail(ErrNoAnswer, resp.StatusCode, "reading body: "+err.Error())
-	}
-	if int64(len(data)) > limit {
-		return nil, fail(ErrTooLarge, resp.StatusCode, fmt.Sprintf("response over %d bytes", limit))
 	}
 	if resp.StatusCode != http.StatusOK && (!any2xx || resp.StatusCode/100 != 2) {
 		e := fail(ErrStatus, resp.StatusCode, errorText(data))

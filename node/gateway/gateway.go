@@ -18,19 +18,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/node/httpcount"
+	"github.com/aonode/aonode/node/httplimit"
 	"github.com/aonode/aonode/store"
 )
 
@@ -175,14 +176,10 @@ func writeGQLError(w http.ResponseWriter, status int, msg string) {
 // {"errors":[{"message"}]}, as GraphQL-over-HTTP servers answer requests they cannot execute;
 // a store failure is 500 in the same shape.
 func (g *Gateway) graphql(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxGraphQLBodyBytes))
+	body, err := httplimit.ReadBody(w, r, MaxGraphQLBodyBytes)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeGQLError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxGraphQLBodyBytes))
-			return
-		}
-		writeGQLError(w, http.StatusBadRequest, "reading request body: "+err.Error())
+		status, msg := bodyError(w, err, fmt.Sprintf("request body larger than %d bytes", MaxGraphQLBodyBytes))
+		writeGQLError(w, status, msg)
 		return
 	}
 	var req gqlRequest
@@ -344,7 +341,13 @@ func validHeaderName(s string) bool {
 	return true
 }
 
+// validHeaderValue accepts UTF-8 text without control characters. Tags that are not UTF-8
+// are refused at intake; one that reached the store another way is left out of the headers
+// rather than passed on as raw bytes.
 func validHeaderValue(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 			return false
@@ -372,23 +375,17 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("unsupported currency %q (this node stores items for free: use /tx or /tx/arweave)", c))
 		return
 	}
-	if r.ContentLength > g.maxBytes {
-		g.uploads.WithLabelValues("rejected").Inc()
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("data item larger than %d bytes", g.maxBytes))
-		return
-	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBytes))
+	raw, err := httplimit.ReadBody(w, r, g.maxBytes)
 	if err != nil {
 		g.uploads.WithLabelValues("rejected").Inc()
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("data item larger than %d bytes", g.maxBytes))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "reading request body: "+err.Error())
+		status, msg := bodyError(w, err, fmt.Sprintf("data item larger than %d bytes", g.maxBytes))
+		writeError(w, status, msg)
 		return
 	}
 	it, err := dataitem.ParseVerified(raw)
+	if err == nil {
+		err = it.CheckTagsUTF8()
+	}
 	if err != nil {
 		g.uploads.WithLabelValues("rejected").Inc()
 		writeError(w, http.StatusBadRequest, "invalid data item: "+err.Error())
@@ -436,6 +433,20 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request) {
 	g.uploads.WithLabelValues(outcome).Inc()
 	g.log.Debug("item uploaded", "id", id, "outcome", outcome, "bytes", len(raw))
 	writeJSON(w, http.StatusOK, reply)
+}
+
+// bodyError is the status and text of a body httplimit.ReadBody could not read.
+func bodyError(w http.ResponseWriter, err error, tooLarge string) (int, string) {
+	switch status := httplimit.Status(err); status {
+	case http.StatusRequestEntityTooLarge:
+		return status, tooLarge
+	case http.StatusTooManyRequests:
+		httplimit.SetRetryAfter(w, time.Second)
+		return status, err.Error()
+	case http.StatusRequestTimeout:
+		return status, err.Error()
+	}
+	return http.StatusBadRequest, "reading request body: " + err.Error()
 }
 
 func (g *Gateway) fail(w http.ResponseWriter, what, id string, err error) {

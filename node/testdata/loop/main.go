@@ -8,7 +8,8 @@
 // Actions: Relay (tag Peer) sends Ping to Peer; Ping replies Pong to the sender; Pong is
 // counted; Spawn (tag Name) spawns a child of the same module; Spawned is recorded; a cron
 // tick (Action Tick) sends Tock to the process itself; Tock is counted; State answers the
-// counters as Output; Add (tag N) adds N to a sum, for load tests.
+// counters as Output; Add (tag N) adds N to a sum, for load tests; Spin never returns (a
+// runaway message: the WASI format meters no gas, so only the CU's wall-clock caps end it).
 package main
 
 import (
@@ -92,6 +93,8 @@ func handle(msg *guest.Message, env *guest.Env) guest.Result {
 		return guest.Result{Output: strconv.FormatInt(st.Sum, 10)}
 	case "State":
 		return guest.Result{Output: st}
+	case "Spin":
+		spin()
 	}
 	return guest.Result{Error: fmt.Sprintf("unknown action %q", action)}
 }
@@ -101,4 +104,10 @@ func tagOr(msg *guest.Message, name, def string) string {
 		return v
 	}
 	return def
+}
+
+//go:noinline
+func spin() {
+	for {
+	}
 }
