@@ -22,9 +22,9 @@ import (
 
 	"github.com/aonode/aonode/cu"
 	"github.com/aonode/aonode/dataitem"
-	"github.com/aonode/aonode/node/httplimit"
 	"github.com/aonode/aonode/mu"
 	"github.com/aonode/aonode/node/gateway"
+	"github.com/aonode/aonode/node/httplimit"
 	"github.com/aonode/aonode/store"
 	"github.com/aonode/aonode/su"
 	"github.com/prometheus/client_golang/prometheus"
