@@ -39,7 +39,7 @@ type Config struct {
 	InstanceBudgetBytes int64
 	// Dry-run admission (dryrun.go): DryRunConcurrency dry-runs evaluate at once (default
 	// the number of CPUs), at most DryRunPerProcess of one process; DryRunQueue more wait at
-	// most DryRunTimeout (< 0: no queue); others get 503 with Retry-After. DryRunTimeout is
+	// most twice DryRunTimeout (< 0: no queue); others get 503 with Retry-After. DryRunTimeout is
 	// also the wall-clock cap of a dry-run's evaluation (413 past it). One client address may
 	// start DryRunRate dry-runs per second in bursts of DryRunBurst (< 0: no rate limit; 429
 	// past it). DryRunWait is how long a dry-run waits for its process to catch up before it

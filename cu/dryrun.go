@@ -165,8 +165,9 @@ func newDryRunGate(cfg Config) *dryRunGate {
 		slots:   make(chan struct{}, cfg.DryRunConcurrency),
 		queue:   make(chan struct{}, max(cfg.DryRunQueue, 0)),
 		perProc: cfg.DryRunPerProcess,
-		wait:    cfg.DryRunTimeout,
-		procs:   map[string]int{},
+		// Long enough for a dry-run that holds a slot to reach its cap and be torn down.
+		wait:  2 * cfg.DryRunTimeout,
+		procs: map[string]int{},
 	}
 	if cfg.DryRunRate > 0 {
 		g.rate = httplimit.NewRateByAddr(cfg.DryRunRate, cfg.DryRunBurst, cfg.Clock.Now)

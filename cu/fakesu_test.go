@@ -50,10 +50,16 @@ type fakeProcess struct {
 	corrupt int  // the nonce whose Hash-Chain is served wrong (0: none)
 }
 
+type anyPusher struct{}
+
+func (anyPusher) TrustedPusher(string) bool { return true }
+
 func newFakeSU(t testing.TB) *fakeSU {
 	f := &fakeSU{t: t, procs: make(map[string]*fakeProcess)}
 	// The height rises by one every ten slots, so that a slot's height is its own.
-	f.srv = sutest.New(t, sutest.Options{BlockHeight: func() uint64 { return 1500000 + f.slots.Load()/10 }})
+	// Every signer may push forwarded messages: the CU's tests are about what it does with
+	// them, not about the SU's trust in pushers.
+	f.srv = sutest.New(t, sutest.Options{BlockHeight: func() uint64 { return 1500000 + f.slots.Load()/10 }, Pushers: anyPusher{}})
 	f.srv.Use(f.bend)
 	return f
 }

@@ -47,7 +47,7 @@ type fakeSlot struct {
 func newFakeSU(t testing.TB) *fakeSU {
 	t.Helper()
 	f := &fakeSU{
-		srv:      sutest.New(t, sutest.Options{StartMs: time.Now().UnixMilli()}),
+		srv:      sutest.New(t, sutest.Options{StartMs: time.Now().UnixMilli(), Pushers: muKey{}}),
 		items:    map[string]*dataitem.Item{},
 		procs:    map[string]*dataitem.Item{},
 		sched:    map[string][]fakeSlot{},
@@ -248,6 +248,14 @@ func (c *fakeCU) calls(pid, id string) int {
 }
 
 // --- items ---
+
+// muKey trusts the MU of these tests (keyFromSeed("mu")) to push outbox messages, as a node
+// trusts an MU whose record announces the role.
+type muKey struct{}
+
+func (muKey) TrustedPusher(addr string) bool {
+	return addr == dataitem.OwnerAddress(keyFromSeed("mu").Owner())
+}
 
 func keyFromSeed(seed string) dataitem.Signer {
 	s := sha256.Sum256([]byte(seed))

@@ -24,7 +24,7 @@ type Limits struct {
 	BodyGrace      time.Duration
 
 	// DryRunConcurrency dry-runs evaluate at once on the node, at most DryRunPerProcess of
-	// one process; DryRunQueue more wait (at most DryRunTimeout) before 503 Retry-After.
+	// one process; DryRunQueue more wait (at most twice DryRunTimeout) before 503 Retry-After.
 	// DryRunTimeout is also the wall-clock cap of one dry-run's evaluation. One client
 	// address may start DryRunRate dry-runs per second, in bursts of DryRunBurst (then 429).
 	DryRunConcurrency int

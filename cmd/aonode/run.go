@@ -96,7 +96,7 @@ func addLimitFlags(fs *flag.FlagSet, l *node.Limits) {
 	fs.IntVar(&l.DryRunConcurrency, "dry-run-concurrency", l.DryRunConcurrency, "dry-runs evaluating at once (default: the number of CPUs)")
 	fs.IntVar(&l.DryRunPerProcess, "dry-run-per-process", l.DryRunPerProcess, "dry-runs of one process running or queued at once")
 	fs.IntVar(&l.DryRunQueue, "dry-run-queue", l.DryRunQueue, "dry-runs waiting for a slot before 503 (-1: none)")
-	fs.DurationVar(&l.DryRunTimeout, "dry-run-timeout", l.DryRunTimeout, "wall-clock cap of one dry-run, and of its wait for a slot")
+	fs.DurationVar(&l.DryRunTimeout, "dry-run-timeout", l.DryRunTimeout, "wall-clock cap of one dry-run (it waits at most twice that for a slot)")
 	fs.Float64Var(&l.DryRunRate, "dry-run-rate", l.DryRunRate, "dry-runs per second one client address may start (-1: no limit)")
 	fs.IntVar(&l.DryRunBurst, "dry-run-burst", l.DryRunBurst, "burst of dry-runs one client address may start at once")
 	fs.DurationVar(&l.EvalTimeout, "eval-timeout", l.EvalTimeout, "wall-clock cap of one message's evaluation: past it nothing is recorded and the process pauses (negative, e.g. -1s: no cap)")

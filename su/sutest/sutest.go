@@ -29,6 +29,9 @@ type Options struct {
 	// StartMs is the SU's clock at start, in unix ms (default: 1,700,000,000,000). The clock
 	// moves only when the test calls Advance, so timestamps are reproducible.
 	StartMs int64
+	// Pushers are the MUs whose pushes (From-Process, From-Module) the SU takes besides its
+	// own key's (su.Options.Pushers; default none).
+	Pushers su.PusherTrust
 }
 
 // Server is an SU serving over HTTP on loopback. Close is registered with t.Cleanup.
@@ -73,6 +76,7 @@ func New(t testing.TB, opts Options) *Server {
 		Signer:      opts.Signer,
 		Clock:       s.clock.Load,
 		BlockHeight: opts.BlockHeight,
+		Pushers:     opts.Pushers,
 		Logger:      quiet,
 	})
 	if err != nil {
