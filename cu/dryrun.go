@@ -106,7 +106,8 @@ func (p *proc) publishSnapshot() {
 // committedState returns the snapshot a dry-run or /state reads: after waiting up to
 // DryRunWait for the process to catch up (to slot nonce, or to what its source has when
 // nonce < 0), the last committed state. A process stuck in a long message, or paused, is
-// read as it stood before that message.
+// read as it stood before that message; one with no committed state yet (loading, or on its
+// first message) is waited for, as long as the request lasts.
 func (c *CU) committedState(ctx context.Context, pid string, nonce int64) (*memSnapshot, error) {
 	p, err := c.getProc(pid)
 	if err != nil {
@@ -123,28 +124,37 @@ func (c *CU) committedState(ctx context.Context, pid string, nonce int64) (*memS
 	default:
 		return nil, err
 	}
-	s := p.snap.Load()
-	if s == nil || (nonce >= 0 && s.st.Nonce < uint64(nonce)) {
-		// Nothing was published since the interest began: an idle process publishes now.
-		if p.tryAcquire() {
+	fits := func(s *memSnapshot) bool {
+		return s != nil && s.st.HasAny && (nonce < 0 || s.st.Nonce >= uint64(nonce))
+	}
+	for {
+		s := p.snap.Load()
+		if !fits(s) && p.tryAcquire() {
+			// Nothing was published since the interest began: an idle process publishes now.
 			p.publishSnapshot()
 			p.release()
 			s = p.snap.Load()
 		}
-	}
-	switch {
-	case s == nil || !s.st.HasAny:
+		if fits(s) {
+			return s, nil
+		}
 		p.mu.Lock()
-		busy := p.running
+		running, progress := p.running, p.progress
 		p.mu.Unlock()
-		if !busy {
+		switch {
+		case s != nil && s.st.HasAny:
+			return nil, retryLater(ErrBusy, time.Second, "process %s has not evaluated slot %d yet; retry shortly", pid, nonce)
+		case !running:
 			return nil, errorf(ErrNotFound, "process %s has no evaluated state", pid)
 		}
-		return nil, retryLater(ErrBusy, time.Second, "process %s is evaluating and has no committed state yet; retry shortly", pid)
-	case nonce >= 0 && s.st.Nonce < uint64(nonce):
-		return nil, retryLater(ErrBusy, time.Second, "process %s has not evaluated slot %d yet; retry shortly", pid, nonce)
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.ctx.Done():
+			return nil, ErrClosed
+		}
 	}
-	return s, nil
 }
 
 // dryRunGate admits dry-runs: a token bucket per client address, at most perProc running or

@@ -5,8 +5,8 @@
 // A length a client announces is a claim, never an allocation: ReadAll and ReadBody grow their
 // buffer with what has arrived, up to a limit, so a connection claiming 10 MiB and sending two
 // bytes costs two bytes. Every unit that reads a body (mu, su, cu, node/gateway) and every
-// client or stream that reads a response (cu's SU and gateway clients, mu's client, p2p fetch)
-// reads through ReadAll.
+// client or stream that reads an answer (the aoapi client of SUs, CUs and MUs, cu's gateway
+// client, p2p fetch) reads through ReadAll.
 //
 // Guard is the node's middleware for the rest: while a handler reads a body through ReadBody,
 // the client's address holds one of UploadsPerAddr upload slots, and the body must keep
