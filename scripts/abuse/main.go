@@ -101,9 +101,9 @@ func measure(bin string, o options) (result, error) {
 	if o.scenario == "dryruns" {
 		args = append(args, "--module", o.aos, "--module-format", "wasm32-unknown-emscripten2")
 	}
-	var stdout bytes.Buffer
+	stdout := &lockedBuffer{}
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, io.Discard
+	cmd.Stdout, cmd.Stderr = stdout, io.Discard
 	if err := cmd.Start(); err != nil {
 		return result{}, err
 	}
@@ -120,7 +120,10 @@ func measure(bin string, o options) (result, error) {
 	case "bodies":
 		start = func() (func(), error) { return claimBodies(addr, o.conns) }
 	case "dryruns":
-		start, err = prepareDryRuns(base, stdout.String(), o)
+		var banner string
+		if banner, err = stdout.waitFor("aoconnect:", 2*time.Minute); err == nil {
+			start, err = prepareDryRuns(base, banner, o)
+		}
 	default:
 		err = fmt.Errorf("unknown scenario %q", o.scenario)
 	}
@@ -270,6 +273,35 @@ func spin(c *client, pid string, body []byte, n int) func() {
 			got[code]++
 		}
 		fmt.Printf("    dry-run answers within the window: %v\n", got)
+	}
+}
+
+// lockedBuffer is the child's stdout, read while the child writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// waitFor returns what was written once it contains s.
+func (b *lockedBuffer) waitFor(s string, d time.Duration) (string, error) {
+	deadline := time.Now().Add(d)
+	for {
+		b.mu.Lock()
+		out := b.buf.String()
+		b.mu.Unlock()
+		if strings.Contains(out, s) {
+			return out, nil
+		}
+		if time.Now().After(deadline) {
+			return out, fmt.Errorf("the node did not print %q:\n%s", s, out)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
