@@ -2,16 +2,16 @@ package dataitem
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
-	"math/big"
 	"strconv"
+	"sync"
 
+	"github.com/aonode/aonode/dataitem/internal/rsa4096"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/crypto/sha3"
 )
 
@@ -58,13 +58,50 @@ func verifySignature(t SignatureType, owner, sig, m []byte) error {
 	return nil
 }
 
+// verifyArweave is crypto/rsa.VerifyPSS with the salt length auto-detected,
+// four to five times faster (see rsa4096's doc).
 func verifyArweave(owner, sig, m []byte) (bool, string) {
-	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(owner), E: arweaveExponent}
+	k, err := arweaveKey(owner)
+	if err != nil {
+		return false, "RSA-PSS owner is not a usable modulus (odd, first byte not zero)"
+	}
 	digest := sha256.Sum256(m)
-	if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}); err != nil {
-		return false, "RSA-PSS signature does not verify: " + err.Error()
+	if err := k.VerifyPSS(digest[:], sig); err != nil {
+		return false, "RSA-PSS signature does not verify"
 	}
 	return true, ""
+}
+
+// arweaveKeyCacheSize bounds the moduli whose Montgomery constants are kept:
+// about 1.1 KB each. An SU sees the same owners again and again; a modulus
+// not in the cache costs one reduction more (about 10 µs, an eighth of a
+// verification), so a flood of new owners evicts keys but slows nothing
+// much.
+const arweaveKeyCacheSize = 1024
+
+// arweaveKeys memoises rsa4096.NewPublicKey, a function of the owner bytes
+// alone: sharing it between all callers changes no result.
+var arweaveKeys = sync.OnceValue(func() *lru.Cache[[rsa4096.Size]byte, *rsa4096.PublicKey] {
+	c, err := lru.New[[rsa4096.Size]byte, *rsa4096.PublicKey](arweaveKeyCacheSize)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return c
+})
+
+// arweaveKey returns the prepared key of a 512-byte owner.
+func arweaveKey(owner []byte) (*rsa4096.PublicKey, error) {
+	id := [rsa4096.Size]byte(owner)
+	cache := arweaveKeys()
+	if k, ok := cache.Get(id); ok {
+		return k, nil
+	}
+	k, err := rsa4096.NewPublicKey(owner)
+	if err != nil {
+		return nil, err
+	}
+	cache.Add(id, k)
+	return k, nil
 }
 
 func hexMessage(m []byte) []byte {
