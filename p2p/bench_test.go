@@ -37,7 +37,7 @@ func BenchmarkParseRecord(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ParseRecord(it.Raw(), id.PeerID, now, testLimits); err != nil {
+		if _, err := ParseRecord(it.Raw(), now, testLimits); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,9 +10,12 @@
 // to one node. Other wallet keys (Arweave RSA, Ethereum) get a separate
 // ed25519 libp2p key persisted beside the wallet (LoadOrCreatePeerKey); the
 // node record then binds the two: the record is an ANS-104 item signed by the
-// wallet that names the peer ID, and it travels in a GossipSub message that
-// pubsub requires to be signed by that peer's libp2p key (StrictSign), so each
-// key vouches for the other.
+// wallet that names the peer ID and carries that peer key's signature over
+// the wallet address and peer ID (Peer-Signature), so each key vouches for the
+// other. Gossip messages themselves are unsigned (StrictNoSign, content-derived
+// message ids): every payload is an ANS-104 item or bundle whose own
+// signatures the topic validator checks, and libp2p's signature on top only
+// doubled the verification work.
 //
 // Topics (names carry the protocol version):
 //

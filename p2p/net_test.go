@@ -233,7 +233,8 @@ func newRawGossip(t *testing.T, id *Identity) *rawGossip {
 	ctx, cancel := context.WithCancel(context.Background())
 	gp := pubsub.DefaultGossipSubParams()
 	gp.HeartbeatInterval = 50 * time.Millisecond
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithGossipSubParams(gp), pubsub.WithMessageIdFn(messageID), pubsub.WithFloodPublish(true))
+	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithGossipSubParams(gp), pubsub.WithMessageIdFn(messageID), pubsub.WithFloodPublish(true),
+		pubsub.WithNoAuthor(), pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -21,13 +22,16 @@ const (
 	TagDataProtocol = "Data-Protocol"
 	TagType         = "Type"
 	TagPeerID       = "Peer-Id"
-	TagRoles        = "Roles"
-	TagURL          = "Url"
-	TagScheduler    = "Scheduler"
-	TagListenAddr   = "Listen-Addr"
-	TagVersion      = "Version"
-	TagIssued       = "Issued"
-	TagExpires      = "Expires"
+	// TagPeerSignature binds a wallet that is not ed25519 to its separate
+	// libp2p key: that key's signature over peerBinding (base64url).
+	TagPeerSignature = "Peer-Signature"
+	TagRoles         = "Roles"
+	TagURL           = "Url"
+	TagScheduler     = "Scheduler"
+	TagListenAddr    = "Listen-Addr"
+	TagVersion       = "Version"
+	TagIssued        = "Issued"
+	TagExpires       = "Expires"
 
 	typeNodeRecord = "Node-Record"
 )
@@ -46,7 +50,16 @@ const (
 	maxRecordURLBytes  = 512
 	maxRecordVersion   = 64
 	maxRecordAddrBytes = 256
+	maxPeerSigBytes    = 1024
 )
+
+// peerBinding is what a node's libp2p key signs to vouch for its wallet:
+// the wallet address and the peer id under a fixed domain. It is the same in
+// every record of the node; a copy in another wallet's record does not
+// verify, since it names the other address.
+func peerBinding(address string, pid peer.ID) []byte {
+	return []byte("aonode/1 node record: wallet " + address + " is peer " + pid.String())
+}
 
 // ErrInvalidRecord reports a node record that fails a check.
 var ErrInvalidRecord = errors.New("p2p: invalid node record")
@@ -112,6 +125,13 @@ func SignRecord(id *Identity, info NodeInfo, addrs []ma.Multiaddr, issued time.T
 	if info.Version != "" {
 		tags = append(tags, dataitem.Tag{Name: TagVersion, Value: info.Version})
 	}
+	if t := id.Signer.SignatureType(); t != dataitem.ED25519 && t != dataitem.Solana {
+		sig, err := id.PeerKey.Sign(peerBinding(id.Address, id.PeerID))
+		if err != nil {
+			return nil, fmt.Errorf("p2p: signing the peer binding: %w", err)
+		}
+		tags = append(tags, dataitem.Tag{Name: TagPeerSignature, Value: base64.RawURLEncoding.EncodeToString(sig)})
+	}
 	tags = append(tags,
 		dataitem.Tag{Name: TagIssued, Value: strconv.FormatInt(issued.UnixMilli(), 10)},
 		dataitem.Tag{Name: TagExpires, Value: strconv.FormatInt(issued.Add(ttl).UnixMilli(), 10)},
@@ -159,11 +179,13 @@ func checkURL(s string) error {
 	return nil
 }
 
-// ParseRecord verifies a node record gossiped by author at time now: size,
-// signature, shape, the peer binding (the Peer-Id tag is the gossip author,
-// and for ed25519 wallets also the peer of the signing key), that the
-// Scheduler is the signer, and the time bounds.
-func ParseRecord(raw []byte, author peer.ID, now time.Time, lim RecordLimits) (*NodeRecord, error) {
+// ParseRecord verifies a node record at time now: size, signature, shape,
+// the peer binding (for ed25519 wallets the Peer-Id is the peer of the
+// signing key; for other wallets the Peer-Signature tag is the Peer-Id's
+// key's signature over the wallet address and peer id), that the Scheduler is
+// the signer, and the time bounds. Gossip messages carry no libp2p signature
+// (StrictNoSign), so the record vouches for itself.
+func ParseRecord(raw []byte, now time.Time, lim RecordLimits) (*NodeRecord, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidRecord, fmt.Sprintf(format, args...))
 	}
@@ -193,7 +215,7 @@ func ParseRecord(raw []byte, author peer.ID, now time.Time, lim RecordLimits) (*
 				return nil, bad("listen address %q: %v", t.Value, err)
 			}
 			r.ListenAddrs = append(r.ListenAddrs, a)
-		case TagDataProtocol, TagType, TagPeerID, TagRoles, TagURL, TagScheduler, TagVersion, TagIssued, TagExpires:
+		case TagDataProtocol, TagType, TagPeerID, TagPeerSignature, TagRoles, TagURL, TagScheduler, TagVersion, TagIssued, TagExpires:
 			if _, dup := single[t.Name]; dup {
 				return nil, bad("tag %s repeated", t.Name)
 			}
@@ -207,14 +229,16 @@ func ParseRecord(raw []byte, author peer.ID, now time.Time, lim RecordLimits) (*
 	if err != nil {
 		return nil, bad("peer id %q: %v", single[TagPeerID], err)
 	}
-	if pid != author {
-		return nil, bad("record of peer %s published by %s", pid, author)
-	}
 	if it.SignatureType == dataitem.ED25519 || it.SignatureType == dataitem.Solana {
 		owner, err := PeerIDFromOwner(it.SignatureType, it.Owner)
 		if err != nil || owner != pid {
 			return nil, bad("record of peer %s signed by the key of %s", pid, owner)
 		}
+		if _, ok := single[TagPeerSignature]; ok {
+			return nil, bad("a Peer-Signature in the record of an ed25519 wallet")
+		}
+	} else if err := checkPeerBinding(single[TagPeerSignature], r.Address, pid); err != nil {
+		return nil, bad("record of peer %s: %v", pid, err)
 	}
 	r.PeerID = pid
 	info := NodeInfo{URL: single[TagURL], Version: single[TagVersion]}
@@ -254,6 +278,28 @@ func ParseRecord(raw []byte, author peer.ID, now time.Time, lim RecordLimits) (*
 		return nil, bad("expired %s ago", now.Sub(expires))
 	}
 	return r, nil
+}
+
+// checkPeerBinding verifies the Peer-Signature of a record of wallet address
+// naming pid; pid must embed its public key (ed25519 and secp256k1 libp2p
+// keys do; LoadOrCreatePeerKey makes ed25519 ones).
+func checkPeerBinding(sig64, address string, pid peer.ID) error {
+	if sig64 == "" || len(sig64) > maxPeerSigBytes {
+		return errors.New("no usable Peer-Signature")
+	}
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(sig64)
+	if err != nil {
+		return fmt.Errorf("Peer-Signature: %v", err)
+	}
+	pub, err := pid.ExtractPublicKey()
+	if err != nil {
+		return fmt.Errorf("peer id does not embed its key: %v", err)
+	}
+	ok, err := pub.Verify(peerBinding(address, pid), sig)
+	if err != nil || !ok {
+		return errors.New("Peer-Signature does not verify")
+	}
+	return nil
 }
 
 func parseMillis(s string) (time.Time, error) {

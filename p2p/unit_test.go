@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/aonode/aonode/dataitem"
@@ -116,7 +118,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := ParseRecord(it.Raw(), id.PeerID, now, testLimits)
+	r, err := ParseRecord(it.Raw(), now, testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,25 +142,26 @@ func TestRecordRejects(t *testing.T) {
 	forged := sign(t, other.Signer, good.Tags, nil) // names id's peer, signed by another wallet
 	badSched := sign(t, id.Signer, replaceTag(good.Tags, TagScheduler, other.Address), nil)
 	long := sign(t, id.Signer, replaceTag(good.Tags, TagExpires, "99999999999999"), nil)
+	// An ed25519 wallet's record with a Peer-Signature tag it must not have.
+	withBinding := sign(t, id.Signer, append(replaceTag(good.Tags, TagVersion, "v2"), dataitem.Tag{Name: TagPeerSignature, Value: "AAAA"}), nil)
 	cases := []struct {
-		name   string
-		raw    []byte
-		author peer.ID
-		now    time.Time
+		name string
+		raw  []byte
+		now  time.Time
 	}{
-		{"bad signature", tamper, id.PeerID, now},
-		{"other author", good.Raw(), other.PeerID, now},
-		{"signed by another key", forged.Raw(), id.PeerID, now},
-		{"scheduler not signer", badSched.Raw(), id.PeerID, now},
-		{"ttl too long", long.Raw(), id.PeerID, now},
-		{"expired", good.Raw(), id.PeerID, now.Add(6 * time.Minute)},
-		{"from the future", good.Raw(), id.PeerID, now.Add(-time.Minute)},
-		{"oversized", make([]byte, MaxRecordBytes+1), id.PeerID, now},
-		{"garbage", []byte("not an item"), id.PeerID, now},
+		{"bad signature", tamper, now},
+		{"signed by another key", forged.Raw(), now},
+		{"ed25519 wallet with a Peer-Signature", withBinding.Raw(), now},
+		{"scheduler not signer", badSched.Raw(), now},
+		{"ttl too long", long.Raw(), now},
+		{"expired", good.Raw(), now.Add(6 * time.Minute)},
+		{"from the future", good.Raw(), now.Add(-time.Minute)},
+		{"oversized", make([]byte, MaxRecordBytes+1), now},
+		{"garbage", []byte("not an item"), now},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := ParseRecord(c.raw, c.author, c.now, testLimits); !errors.Is(err, ErrInvalidRecord) {
+			if _, err := ParseRecord(c.raw, c.now, testLimits); !errors.Is(err, ErrInvalidRecord) {
 				t.Fatalf("ParseRecord = %v, want ErrInvalidRecord", err)
 			}
 		})
@@ -169,6 +172,73 @@ func TestRecordRejects(t *testing.T) {
 	if _, err := SignRecord(id, NodeInfo{Roles: []string{RoleMU}, URL: "ftp://x"}, nil, now, time.Minute); !errors.Is(err, ErrInvalidRecord) {
 		t.Fatalf("bad url signed: %v", err)
 	}
+}
+
+// A wallet that is not ed25519 (here Ethereum) is bound to its separate
+// libp2p key by the Peer-Signature tag: without it, with another peer's, or
+// with one copied from another wallet's record, the record is refused.
+func TestRecordPeerBinding(t *testing.T) {
+	ethIdentity := func() *Identity {
+		k, err := secp256k1.GeneratePrivateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := NewIdentity(dataitem.NewEthereumSigner(k), pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	id, other := ethIdentity(), ethIdentity()
+	now := time.Now()
+	info := NodeInfo{Roles: []string{RoleSU}, URL: "http://127.0.0.1:8080"}
+	good, err := SignRecord(id, info, nil, now, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ParseRecord(good.Raw(), now, testLimits)
+	if err != nil || r.PeerID != id.PeerID || r.Scheduler != id.Address {
+		t.Fatalf("bound record: %v %+v", err, r)
+	}
+	otherRec, err := SignRecord(other, info, nil, now, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSig, _ := otherRec.Tag(TagPeerSignature)
+	// Another wallet claiming id's peer, with id's own binding copied in.
+	idSig, _ := good.Tag(TagPeerSignature)
+	for name, tags := range map[string][]dataitem.Tag{
+		"no binding":             removeTag(good.Tags, TagPeerSignature),
+		"binding of another":     replaceTag(good.Tags, TagPeerSignature, otherSig),
+		"binding not base64":     replaceTag(good.Tags, TagPeerSignature, "!!"),
+		"copied binding":         replaceTag(replaceTag(otherRec.Tags, TagPeerID, id.PeerID.String()), TagPeerSignature, idSig),
+		"other peer, own wallet": replaceTag(good.Tags, TagPeerID, other.PeerID.String()),
+	} {
+		t.Run(name, func(t *testing.T) {
+			signer := id.Signer
+			if name == "copied binding" {
+				signer = other.Signer
+			}
+			it := sign(t, signer, tags, nil)
+			if _, err := ParseRecord(it.Raw(), now, testLimits); !errors.Is(err, ErrInvalidRecord) {
+				t.Fatalf("ParseRecord = %v, want ErrInvalidRecord", err)
+			}
+		})
+	}
+}
+
+func removeTag(tags []dataitem.Tag, name string) []dataitem.Tag {
+	var out []dataitem.Tag
+	for _, t := range tags {
+		if t.Name != name {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func replaceTag(tags []dataitem.Tag, name, value string) []dataitem.Tag {
@@ -310,7 +380,7 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte{})
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		r, err := ParseRecord(raw, id.PeerID, now, testLimits)
+		r, err := ParseRecord(raw, now, testLimits)
 		if err == nil && r.PeerID != id.PeerID {
 			t.Fatal("accepted a record of another peer")
 		}

@@ -6,7 +6,13 @@
 // row per rate: the delivery ratio over every (assignment, follower) pair and
 // the p50/p99/max latency from publish to delivery. Every push goes through
 // the full validator (both ANS-104 signatures, tags, scheduler check) at every
-// hop, and every gossip message carries its author's libp2p signature.
+// hop; gossip messages carry no libp2p signature of their own (p2p's doc).
+// A row counts only the deliveries of its own pushes: stragglers of an
+// earlier row that arrive during it are shown apart ("late"). "CPU ms/push"
+// is the process's CPU time during the row divided by its pushes: the whole
+// network's cost of one push (all hops, heartbeats and records included), the
+// figure to compare on a busy machine, where latency mostly measures the
+// other jobs.
 //
 // All peers share this process's CPUs, so the work of the whole network (each
 // push verified by every peer) lands on one machine: past a rate the machine
@@ -33,6 +39,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -59,6 +66,7 @@ type params struct {
 	rates                                       []float64
 	wait, heartbeat                             time.Duration
 	loopback                                    bool
+	cpuprofile                                  string
 }
 
 func main() {
@@ -72,7 +80,7 @@ func main() {
 	flag.BoolVar(&p.loopback, "loopback", false, "real hosts on TCP loopback (noise, yamux) instead of mocknet")
 	flag.DurationVar(&p.heartbeat, "heartbeat", time.Second, "GossipSub heartbeat")
 	flag.DurationVar(&p.wait, "wait", 10*time.Second, "how long to wait for stragglers after the last publish")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
+	flag.StringVar(&p.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured rows (not the start-up) here")
 	flag.Parse()
 	for _, f := range strings.Split(*rates, ",") {
 		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
@@ -81,20 +89,8 @@ func main() {
 		}
 		p.rates = append(p.rates, r)
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
 	if err := run(p); err != nil {
-		log.Print(err)
-		pprof.StopCPUProfile()
-		os.Exit(1)
+		log.Fatal(err)
 	}
 }
 
@@ -110,9 +106,10 @@ type bench struct {
 	mu        sync.Mutex
 	published map[string]time.Time // assignment id → publish time
 	publisher map[string]int
-	roundOf   map[string]int // assignment id → the round that published it
-	cur       int            // the round being measured
+	roundOf   map[string]int // assignment id → the round (row) that published it
+	current   int            // the round being measured
 	latencies []time.Duration
+	late      int             // deliveries of earlier rounds seen during this one
 	seen      map[string]bool // assignment id + follower
 	count     atomic.Int64
 }
@@ -189,8 +186,19 @@ func run(p params) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	if p.cpuprofile != "" {
+		f, err := os.Create(p.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "network\tpeers\tdegree\tprocesses\tpayload B\ttarget/s\tachieved/s\tdelivered\tdelivery %\tp50\tp99\tmax\t")
+	fmt.Fprintln(tw, "network\tpeers\tdegree\tprocesses\tpayload B\ttarget/s\tachieved/s\tdelivered\tdelivery %\tp50\tp99\tmax\tlate\tCPU ms/push\t")
 	for _, rate := range p.rates {
 		if err := b.round(tw, rate); err != nil {
 			return err
@@ -213,9 +221,7 @@ func (b *bench) record(follower int, id string, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	pub, ok := b.published[id]
-	// A delivery of an earlier round's push (one that arrived after that round's wait) is
-	// not this round's: counting it would credit this rate with the last one's stragglers.
-	if !ok || b.publisher[id] == follower || b.roundOf[id] != b.cur {
+	if !ok || b.publisher[id] == follower {
 		return
 	}
 	key := id + "/" + strconv.Itoa(follower)
@@ -223,6 +229,12 @@ func (b *bench) record(follower int, id string, at time.Time) {
 		return
 	}
 	b.seen[key] = true
+	// A delivery of an earlier row that arrives during this one belongs to
+	// neither: counting it here would inflate this row's delivery ratio.
+	if b.roundOf[id] != b.current {
+		b.late++
+		return
+	}
 	b.latencies = append(b.latencies, at.Sub(pub))
 	b.count.Add(1)
 }
@@ -238,18 +250,20 @@ func (b *bench) meshReady() bool {
 
 // round publishes b.messages pushes at rate and prints one row.
 func (b *bench) round(tw *tabwriter.Writer, rate float64) error {
+	b.mu.Lock()
+	b.current++
+	b.latencies = b.latencies[:0]
+	b.late = 0
+	b.count.Store(0)
+	b.mu.Unlock()
 	pushes, err := b.sign()
 	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	b.latencies = b.latencies[:0]
-	b.cur++
-	b.count.Store(0)
-	b.mu.Unlock()
 
 	ctx := context.Background()
 	interval := time.Duration(float64(time.Second) / rate)
+	cpu := processCPU()
 	start := time.Now()
 	for i, p := range pushes {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
@@ -257,7 +271,6 @@ func (b *bench) round(tw *tabwriter.Writer, rate float64) error {
 		}
 		b.mu.Lock()
 		b.published[p.assignment.ID()] = time.Now()
-		b.roundOf[p.assignment.ID()] = b.cur
 		b.mu.Unlock()
 		if err := b.net.Hosts[p.publisher].PublishAssignment(ctx, p.assignment, p.message); err != nil {
 			return fmt.Errorf("publish %d: %w", i, err)
@@ -268,18 +281,20 @@ func (b *bench) round(tw *tabwriter.Writer, rate float64) error {
 	for until := time.Now().Add(b.wait); time.Now().Before(until) && b.count.Load() < expected; {
 		time.Sleep(20 * time.Millisecond)
 	}
+	cpuPerPush := (processCPU() - cpu) / time.Duration(len(pushes))
 	b.mu.Lock()
 	lat := slices.Clone(b.latencies)
+	late := b.late
 	b.mu.Unlock()
 	slices.Sort(lat)
 	network := "mocknet"
 	if b.loopback {
 		network = "tcp loopback"
 	}
-	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.0f\t%.1f\t%d/%d\t%.2f\t%s\t%s\t%s\t\n",
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.0f\t%.1f\t%d/%d\t%.2f\t%s\t%s\t%s\t%d\t%.1f\t\n",
 		network, b.peers, b.degree, b.processes, b.payload, rate, achieved,
 		len(lat), expected, 100*float64(len(lat))/float64(expected),
-		pct(lat, 0.50), pct(lat, 0.99), pct(lat, 1))
+		pct(lat, 0.50), pct(lat, 0.99), pct(lat, 1), late, float64(cpuPerPush)/float64(time.Millisecond))
 	return nil
 }
 
@@ -314,9 +329,21 @@ func (b *bench) sign() ([]push, error) {
 		pushes[i] = push{publisher: b.owner[p], assignment: a, message: msg}
 		b.mu.Lock()
 		b.publisher[a.ID()] = b.owner[p]
+		b.roundOf[a.ID()] = b.current
 		b.mu.Unlock()
 	}
 	return pushes, nil
+}
+
+// processCPU is the CPU time of this process (user and system): the whole
+// network's work per push, which other jobs on the machine disturb far less
+// than they disturb latency.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func pct(sorted []time.Duration, q float64) time.Duration {
