@@ -29,6 +29,9 @@ const (
 	graylistThreshold    = -400
 )
 
+// idontwantBytes is the message size from which GossipSub sends IDONTWANT.
+const idontwantBytes = 64 << 10
+
 // topicScoreParams is the same for every topic: a small reward for time in
 // the mesh and for first deliveries, a heavy, slowly decaying penalty for
 // invalid messages. Mesh delivery-rate penalties are off: process topics are
@@ -88,6 +91,11 @@ func messageID(m *pb.Message) string {
 func (n *Host) startGossip() error {
 	gp := pubsub.DefaultGossipSubParams()
 	gp.HeartbeatInterval = n.cfg.Gossip.HeartbeatInterval
+	// IDONTWANT (sent to every mesh peer on each new message from 1 KiB up by
+	// default) saves a duplicate only when it overtakes the copy in flight,
+	// which a push of a few KiB rarely is; below this size it only doubles
+	// the control traffic.
+	gp.IDontWantMessageThreshold = idontwantBytes
 	ps, err := pubsub.NewGossipSub(n.ctx, n.host,
 		pubsub.WithGossipSubParams(gp),
 		// No libp2p signature on gossip messages: every payload is already an
