@@ -32,9 +32,10 @@ const (
 // idontwantBytes is the message size from which GossipSub sends IDONTWANT.
 const idontwantBytes = 64 << 10
 
-// topicScoreParams is the same for every topic: a small reward for time in
+// topicScoreParams scores the nodes topic: a small reward for time in
 // the mesh and for first deliveries, a heavy, slowly decaying penalty for
-// invalid messages. Mesh delivery-rate penalties are off: process topics are
+// invalid messages. Process topics are not scored topic by topic; their
+// invalid messages are counted by processPenalty (penalty.go). Mesh delivery-rate penalties are off: process topics are
 // bursty and often quiet, which they would punish.
 func topicScoreParams() *pubsub.TopicScoreParams {
 	return &pubsub.TopicScoreParams{
@@ -46,15 +47,16 @@ func topicScoreParams() *pubsub.TopicScoreParams {
 		FirstMessageDeliveriesDecay:    0.5,
 		FirstMessageDeliveriesCap:      10,
 		InvalidMessageDeliveriesWeight: invalidMessageWeight,
-		InvalidMessageDeliveriesDecay:  0.99,
+		InvalidMessageDeliveriesDecay:  invalidMessageDecay,
 	}
 }
 
-func peerScoreParams() *pubsub.PeerScoreParams {
+func peerScoreParams(processPenalty func(peer.ID) float64) *pubsub.PeerScoreParams {
 	return &pubsub.PeerScoreParams{
-		Topics:           map[string]*pubsub.TopicScoreParams{TopicNodes: topicScoreParams()},
-		TopicScoreCap:    50,
-		AppSpecificScore: func(peer.ID) float64 { return 0 },
+		Topics:            map[string]*pubsub.TopicScoreParams{TopicNodes: topicScoreParams()},
+		TopicScoreCap:     50,
+		AppSpecificScore:  processPenalty,
+		AppSpecificWeight: 1,
 		// No IP colocation penalty: testnets and operators run many nodes
 		// behind one address, which it would punish.
 		IPColocationFactorWeight:  0,
@@ -62,7 +64,7 @@ func peerScoreParams() *pubsub.PeerScoreParams {
 		BehaviourPenaltyThreshold: 6,
 		BehaviourPenaltyDecay:     0.9,
 		DecayInterval:             time.Second,
-		DecayToZero:               0.01,
+		DecayToZero:               decayToZero,
 		RetainScore:               10 * time.Minute,
 	}
 }
@@ -115,8 +117,9 @@ func (n *Host) startGossip() error {
 		// the first hop does not wait for the mesh to form, and followers
 		// subscribed a moment ago still get the next slot.
 		pubsub.WithFloodPublish(true),
-		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
+		pubsub.WithPeerScore(peerScoreParams(n.penalty.score), peerScoreThresholds()),
 		pubsub.WithRawTracer(n.mesh),
+		pubsub.WithRawTracer(n.penalty),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(n.onScores), n.cfg.Gossip.ScoreInspectInterval),
 		pubsub.WithDefaultValidator(pubsub.ValidatorEx(n.validate), pubsub.WithValidatorTimeout(n.cfg.Gossip.ValidateTimeout)),
 	)
@@ -331,7 +334,7 @@ func (n *Host) PublishAssignment(ctx context.Context, assignment, message *datai
 	return nil
 }
 
-// acquireTopic joins the topic of pid (once) with its score parameters.
+// acquireTopic joins the topic of pid (once).
 func (n *Host) acquireTopic(pid string, subscribe bool) (*processTopic, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -343,10 +346,6 @@ func (n *Host) acquireTopic(pid string, subscribe bool) (*processTopic, error) {
 		t, err := n.ps.Join(ProcessTopic(pid))
 		if err != nil {
 			return nil, fmt.Errorf("p2p: joining %s: %w", ProcessTopic(pid), err)
-		}
-		if err := t.SetScoreParams(topicScoreParams()); err != nil {
-			_ = t.Close()
-			return nil, fmt.Errorf("p2p: scoring %s: %w", ProcessTopic(pid), err)
 		}
 		pt = &processTopic{topic: t}
 		n.topics[pid] = pt

@@ -59,6 +59,7 @@ type Host struct {
 	mdns       mdns.Service
 	dir        *Directory
 	mesh       *meshTracker
+	penalty    *processPenalty
 	checker    processChecker
 	loc        *locations // ao/1/scheduler-locations (location.go)
 	metrics    *metrics
@@ -181,6 +182,7 @@ func NewWithHost(h host.Host, cfg Config, deps Deps) (_ *Host, err error) {
 		log:        log.With("peer", h.ID()),
 		dir:        NewDirectory(cfg.Gossip.MaxDirectoryPeers, nil),
 		mesh:       newMeshTracker(),
+		penalty:    newProcessPenalty(time.Now),
 		bootstrap:  boot,
 		fetchSlots: make(chan struct{}, cfg.Fetch.MaxConcurrentServes),
 		found:      make(chan peer.AddrInfo, 64),
@@ -331,6 +333,7 @@ func (n *Host) janitor() {
 		if dropped := n.dir.Prune(); dropped > 0 {
 			n.log.Debug("pruned expired node records", "count", dropped)
 		}
+		n.penalty.prune()
 		n.mu.Lock()
 		for pid, pt := range n.topics {
 			if pt.subs == 0 && time.Since(pt.lastUse) > n.cfg.Gossip.TopicIdle {

@@ -322,6 +322,11 @@ func TestInvalidGossipRejectedAndPenalised(t *testing.T) {
 		s, ok := victim.PeerScore(evilID.PeerID)
 		return ok && s < gossipThreshold
 	})
+	// The two process pushes count through processPenalty (process topics
+	// are not scored by GossipSub), the record through the nodes topic.
+	if p := victim.penalty.score(evilID.PeerID); p > 3*invalidMessageWeight {
+		t.Fatalf("process penalty %v, want about %v", p, 4*invalidMessageWeight)
+	}
 	if s, ok := victim.PeerScore(honest.ID()); !ok || s < 0 {
 		t.Fatalf("honest peer's score %v (%v)", s, ok)
 	}
