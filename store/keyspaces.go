@@ -34,6 +34,8 @@ const (
 	KsSlotByTime Keyspace = 0x05
 	// KsProcesses holds the scheduler's per-process definitions; the su owns the value format.
 	KsProcesses Keyspace = 0x06
+	// KsEvidence holds equivocation evidence by (process, nonce, pair key) (evidence.go).
+	KsEvidence Keyspace = 0x07
 )
 
 // Compute keyspaces; the cu owns their value formats.
@@ -57,6 +59,7 @@ func (ks Keyspace) Valid() bool {
 	case KsItems, KsSlots, KsSlotByMessage, KsSlotByAssignment, KsSlotByTime, KsProcesses,
 		KsCUResults, KsCUCheckpoints,
 		KsMUQueue,
+		KsEvidence,
 		KsIndexItems, KsIndexOrder, KsIndexTags, KsIndexOwners, KsIndexRecipients:
 		return true
 	}
