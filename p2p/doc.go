@@ -28,6 +28,9 @@
 //   - ao/1/process/<pid>: an ANS-104 bundle [assignment, message] published by
 //     a scheduler of the process; the validator accepts only assignments signed
 //     by an address among the process's Scheduler tags.
+//   - ao/1/evidence: equivocation evidence (evidence.go), two assignments of one slot
+//     signed by schedulers of the process; a push that conflicts with the one a node saw
+//     first, or with its own stored slot, is not forwarded but turned into evidence here.
 //
 // Every topic is validated by one default validator that dispatches on the
 // topic name; a topic it does not know is rejected. Rejections count as

@@ -157,6 +157,9 @@ func (n *Host) validate(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsu
 	case topic == TopicSchedulerLocations:
 		kind = "locations"
 		res = n.validateLocation(msg)
+	case topic == TopicEvidence:
+		kind = "evidence"
+		res = n.validateEvidence(msg)
 	case strings.HasPrefix(topic, processTopicPrefix):
 		kind = "process"
 		res = n.validateProcess(topic[len(processTopicPrefix):], msg)
@@ -207,6 +210,9 @@ func (n *Host) validateProcess(pid string, msg *pubsub.Message) pubsub.Validatio
 	case err != nil:
 		n.log.Debug("rejected process push", "process", pid, "from", msg.ReceivedFrom, "err", err)
 		return pubsub.ValidationReject
+	}
+	if n.witness(a, a.schedulers, msg.ReceivedFrom) {
+		return pubsub.ValidationIgnore
 	}
 	msg.ValidatorData = a
 	return pubsub.ValidationAccept

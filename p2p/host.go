@@ -37,7 +37,11 @@ type Deps struct {
 	// Locations receives the Scheduler-Locations accepted from gossip (a gateway indexes
 	// them); nil drops them after validation and forwarding.
 	Locations LocationSink
-	Logger    *slog.Logger
+	// Evidence keeps the equivocation evidence the host finds among pushes or accepts from
+	// ao/1/evidence, and answers which assignment the node holds for a slot; nil: evidence
+	// is still detected among pushes, published and forwarded, only not kept.
+	Evidence EvidenceSink
+	Logger   *slog.Logger
 	// Registerer receives the p2p metrics and libp2p's; nil registers none.
 	Registerer prometheus.Registerer
 }
@@ -61,7 +65,8 @@ type Host struct {
 	mesh       *meshTracker
 	penalty    *processPenalty
 	checker    processChecker
-	loc        *locations // ao/1/scheduler-locations (location.go)
+	loc        *locations     // ao/1/scheduler-locations (location.go)
+	ev         *evidenceState // ao/1/evidence (evidence.go)
 	metrics    *metrics
 	bootstrap  []peer.AddrInfo
 	fetchSlots chan struct{}
@@ -214,6 +219,9 @@ func NewWithHost(h host.Host, cfg Config, deps Deps) (_ *Host, err error) {
 		return nil, err
 	}
 	if err := n.startLocations(deps.Locations); err != nil {
+		return nil, err
+	}
+	if err := n.startEvidence(deps.Evidence); err != nil {
 		return nil, err
 	}
 	h.SetStreamHandler(FetchProtocol, n.trackHandler(n.handleFetch))

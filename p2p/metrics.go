@@ -7,6 +7,7 @@ type metrics struct {
 	delivered   *prometheus.CounterVec // topic kind, outcome (delivered, dropped)
 	fetchServed *prometheus.CounterVec // status
 	fetched     *prometheus.CounterVec // result
+	evidence    *prometheus.CounterVec // source (push, gossip, local)
 	directory   prometheus.GaugeFunc
 	peers       prometheus.GaugeFunc
 }
@@ -29,6 +30,10 @@ func newMetrics(reg prometheus.Registerer, dirLen, peerCount func() float64) (*m
 			Namespace: "aonode", Subsystem: "p2p", Name: "fetch_total",
 			Help: "Items fetched by id from peers, by result.",
 		}, []string{"result"}),
+		evidence: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "aonode", Subsystem: "p2p", Name: "evidence_total",
+			Help: "Equivocation evidence found among pushes (push), accepted from ao/1/evidence (gossip) or handed over by the node (local), once per pair.",
+		}, []string{"source"}),
 		directory: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "aonode", Subsystem: "p2p", Name: "directory_records",
 			Help: "Node records in the directory.",
@@ -40,7 +45,7 @@ func newMetrics(reg prometheus.Registerer, dirLen, peerCount func() float64) (*m
 	}
 	if reg != nil {
 		var done []prometheus.Collector
-		for _, c := range []prometheus.Collector{m.validated, m.delivered, m.fetchServed, m.fetched, m.directory, m.peers} {
+		for _, c := range []prometheus.Collector{m.validated, m.delivered, m.fetchServed, m.fetched, m.evidence, m.directory, m.peers} {
 			if err := reg.Register(c); err != nil {
 				for _, d := range done {
 					reg.Unregister(d)

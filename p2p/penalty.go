@@ -97,7 +97,7 @@ func (pp *processPenalty) prune() {
 // a failed validation and messages that break the signature policy. Ignored,
 // throttled and queue-dropped messages are not counted.
 func (pp *processPenalty) RejectMessage(msg *pubsub.Message, reason string) {
-	if !strings.HasPrefix(msg.GetTopic(), processTopicPrefix) {
+	if !strings.HasPrefix(msg.GetTopic(), processTopicPrefix) && msg.GetTopic() != TopicEvidence {
 		return
 	}
 	switch reason {

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
 // Topic names.
@@ -29,7 +30,6 @@ const (
 	tagMessage   = "Message"
 	tagTimestamp = "Timestamp"
 	tagHashChain = "Hash-Chain"
-	tagScheduler = "Scheduler"
 	typeProcess  = "Process"
 	typeAssign   = "Assignment"
 )
@@ -68,6 +68,8 @@ type Assignment struct {
 	Message *dataitem.Item
 	// ReceivedFrom is the neighbour that forwarded the push.
 	ReceivedFrom peer.ID
+
+	schedulers []string // the process's set the signer was checked against
 }
 
 // EncodeAssignment is the gossip payload of a slot: the ANS-104 bundle
@@ -161,11 +163,7 @@ func (c processChecker) check(pid string, data []byte, now time.Time) (*Assignme
 		if ty, _ := a.Message.Tag(TagType); ty != typeProcess {
 			return nil, bad("process item of Type %q", ty)
 		}
-		for _, t := range a.Message.Tags {
-			if t.Name == tagScheduler {
-				schedulers = append(schedulers, t.Value)
-			}
-		}
+		schedulers = aoapi.Schedulers(a.Message.Tags)
 	} else {
 		var ok bool
 		schedulers, ok = c.schedulers.ProcessSchedulers(pid)
@@ -176,6 +174,7 @@ func (c processChecker) check(pid string, data []byte, now time.Time) (*Assignme
 	if signer := a.Assignment.Address(); !slices.Contains(schedulers, signer) {
 		return nil, bad("assignment signed by %s, not a scheduler of %s", signer, pid)
 	}
+	a.schedulers = schedulers
 	at := time.UnixMilli(a.Timestamp)
 	if at.After(now.Add(c.maxSkew)) {
 		return nil, bad("timestamp %s in the future", at.Sub(now))
