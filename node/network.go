@@ -107,6 +107,7 @@ func (n *Node) startNetwork(signer dataitem.Signer) error {
 		Items:      storeItems{n.db},
 		Schedulers: nw,
 		Locations:  &n.locations,
+		Evidence:   evidenceBook{n.db},
 		Logger:     n.log.With("component", "p2p"),
 		Registerer: n.registry,
 	})

@@ -210,6 +210,10 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /health", n.health)
 	mux.HandleFunc("GET /peers", n.peers)
+	if cfg.has(RoleSU) || n.net != nil {
+		// Evidence a node found or heard of, whatever its roles: more specific than /su/.
+		mux.HandleFunc("GET /su/evidence", n.serveEvidence)
+	}
 	if err := n.mountExplorer(mux, signer, time.Now()); err != nil {
 		return nil, err
 	}

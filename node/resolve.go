@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/p2p"
 	libp2pnet "github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -37,17 +38,13 @@ func (nw *network) ProcessSchedulers(pid string) ([]string, bool) {
 	return s, ok
 }
 
-// schedulerTags are the Scheduler tags of a Process item.
+// schedulerTags is the scheduler set of a Process item (aoapi.Schedulers: repeated tags or a
+// comma-separated list, sorted).
 func schedulerTags(it *dataitem.Item) ([]string, bool) {
 	if typ, _ := it.Tag("Type"); typ != "Process" {
 		return nil, false
 	}
-	var out []string
-	for _, t := range it.Tags {
-		if t.Name == "Scheduler" && t.Value != "" {
-			out = append(out, t.Value)
-		}
-	}
+	out := aoapi.Schedulers(it.Tags)
 	return out, len(out) > 0
 }
 

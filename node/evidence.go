@@ -1,0 +1,122 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
+	"github.com/aonode/aonode/store"
+	"github.com/aonode/aonode/su/evidence"
+)
+
+// Bounds of GET /su/evidence: evidence is rare, but one record may carry a Process item of
+// megabytes, so a page is bounded by count and by bytes.
+const (
+	defaultEvidencePage = 100
+	maxEvidencePage     = 1000
+	maxEvidenceBytes    = 64 << 20
+	evidenceWriteTime   = 10 * time.Second
+)
+
+// evidenceBook keeps equivocation evidence in the store and answers the p2p host's questions
+// about the slots and processes this node holds (p2p.EvidenceSink).
+type evidenceBook struct{ db *store.DB }
+
+// Assignment is the assignment of slot nonce of pid in the store, when this node holds it.
+func (b evidenceBook) Assignment(pid string, nonce uint64) (*dataitem.Item, bool) {
+	s, err := b.db.Slot(pid, nonce)
+	if err != nil {
+		return nil, false
+	}
+	raw, err := b.db.Item(s.AssignmentID)
+	if err != nil {
+		return nil, false
+	}
+	it, err := dataitem.Parse(raw)
+	return it, err == nil
+}
+
+// ProcessItem is the Process item pid when the store holds it.
+func (b evidenceBook) ProcessItem(pid string) (*dataitem.Item, bool) {
+	raw, err := b.db.Item(pid)
+	if err != nil {
+		return nil, false
+	}
+	it, err := dataitem.Parse(raw)
+	if err != nil || it.ID() != pid {
+		return nil, false
+	}
+	if ty, _ := it.Tag("Type"); ty != "Process" {
+		return nil, false
+	}
+	return it, true
+}
+
+// AddEvidence stores e (with the Process item when the store holds it, so that what
+// GET /su/evidence serves verifies offline), durably, once per pair.
+func (b evidenceBook) AddEvidence(e *evidence.Evidence) (bool, error) {
+	key := e.Key()
+	if has, err := b.db.HasEvidence(e.Process(), e.Nonce(), key); err != nil || has {
+		return false, err
+	}
+	if e.ProcessItem() == nil {
+		if p, ok := b.ProcessItem(e.Process()); ok {
+			e = e.WithProcess(p)
+		}
+	}
+	batch := b.db.NewBatch()
+	batch.PutEvidence(e.Process(), e.Nonce(), key, e.Marshal())
+	ctx, cancel := context.WithTimeout(context.Background(), evidenceWriteTime)
+	defer cancel()
+	if err := b.db.Commit(ctx, batch); err != nil {
+		return false, fmt.Errorf("node: storing evidence: %w", err)
+	}
+	return true, nil
+}
+
+// serveEvidence is GET /su/evidence[?limit=n]: the stored evidence, a JSON list of
+// aoapi.Evidence ordered by process and slot, at most limit (default 100, at most 1000)
+// records and 64 MiB.
+func (n *Node) serveEvidence(w http.ResponseWriter, r *http.Request) {
+	limit := defaultEvidencePage
+	if v := r.URL.Query().Get("limit"); v != "" {
+		l, err := strconv.Atoi(v)
+		if err != nil || l < 1 || l > maxEvidencePage {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("limit must be 1 to %d", maxEvidencePage))
+			return
+		}
+		limit = l
+	}
+	out := []byte{'['}
+	count := 0
+	err := n.db.Evidence(func(v []byte) bool {
+		if count == limit || len(out)+len(v) > maxEvidenceBytes {
+			return false
+		}
+		if count > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, v...)
+		count++
+		return true
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		writeJSONError(w, http.StatusInternalServerError, "reading evidence: "+err.Error())
+		return
+	}
+	out = append(out, ']')
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(aoapi.ErrorBody{Error: msg})
+}
