@@ -22,7 +22,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		keygenCommand(),
-		itemCommand(),
+		itemCommand(), evidenceCommand(),
 		runCommand(), devCommand(), testnetCommand(),
 		evalCommand(),
 		moduleCommand(),
