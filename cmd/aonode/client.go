@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -252,20 +253,23 @@ func anchorOf(flagValue string) ([]byte, error) {
 
 // ---- spawn
 
-const spawnUsage = `spawn (--module ID | --module-file FILE.wasm) [--scheduler ADDR] [--tag Name=Value]... [--data S | --data-file F] [--anchor A] [--key FILE] [--node URL] [--quiet]
+const spawnUsage = `spawn (--module ID | --module-file FILE.wasm) [--scheduler ADDR]... [--tag Name=Value]... [--data S | --data-file F] [--anchor A] [--key FILE] [--node URL] [--quiet]
 
 Spawns a process as aoconnect's spawn() does: checks the module through the
 node's gateway (GraphQL: Data-Protocol ao, Type Module, Module-Format,
 Input-Encoding, Output-Encoding), signs a Type Process item (tags: yours, then
 Content-Type text/plain when there is no data, SDK aoconnect, Data-Protocol ao,
 Variant ao.TN.1, Type Process, Module, Scheduler, Timestamp) and posts it to
-the node's MU. --scheduler defaults to the address of the node's SU.
+the node's MU. --scheduler defaults to the address of the node's SU; repeat it
+to name a scheduler set (one Scheduler tag each), whose members agree on the
+order of the process's messages and keep it going while a majority is up.
   --module-file  publishes FILE.wasm first, as 'aonode module publish' does
                  (--module-format, default detected; --memory-limit and
                  --compute-limit, defaults as there), then spawns it
   --anchor       32 characters, or base64url of 32 bytes (default: random)
-Prints {"id", "process", "module", "scheduler"} as JSON, or with --quiet
-the process id alone. The node and key default to $AONODE_NODE and
+Prints {"id", "process", "module", "scheduler"} as JSON (with several
+schedulers also "schedulers", and "warning" for a set of two), or with --quiet
+the process id alone (a warning goes to standard error). The node and key default to $AONODE_NODE and
 $AONODE_KEY (see 'aonode send --help').`
 
 func spawnCommand() command {
@@ -287,7 +291,8 @@ func runSpawn(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	moduleFile := fs.String("module-file", "", "module binary to publish, then spawn")
 	modFlags := addModuleLimitFlags(fs)
 	modFormat := fs.String("module-format", "", "Module-Format of --module-file (default: detected)")
-	scheduler := fs.String("scheduler", "", "scheduler address (default: the node's SU)")
+	var schedulers schedulerFlags
+	fs.Var(&schedulers, "scheduler", "scheduler address, repeatable: one Scheduler tag each (default: the node's SU)")
 	anchor := fs.String("anchor", "", "anchor: 32 characters, or base64url of 32 bytes (default: random)")
 	quiet := fs.Bool("quiet", false, "print the process id only")
 	var tags tagFlags
@@ -340,17 +345,19 @@ func runSpawn(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if err := nc.checkModule(ctx, *module); err != nil {
 		return err
 	}
-	if *scheduler == "" {
-		if *scheduler, err = nc.schedulerAddress(ctx); err != nil {
+	if len(schedulers) == 0 {
+		addr, err := nc.schedulerAddress(ctx)
+		if err != nil {
 			return err
 		}
+		schedulers = schedulerFlags{addr}
 	}
-	f.Tags = aoTags(tags, len(data) > 0, true, []dataitem.Tag{
-		{Name: "Type", Value: "Process"},
-		{Name: "Module", Value: *module},
-		{Name: "Scheduler", Value: *scheduler},
-		{Name: "Timestamp", Value: strconv.FormatInt(time.Now().UnixMilli(), 10)},
-	}, "Module", "Scheduler", "Timestamp")
+	protocol := []dataitem.Tag{{Name: "Type", Value: "Process"}, {Name: "Module", Value: *module}}
+	for _, s := range schedulers {
+		protocol = append(protocol, dataitem.Tag{Name: "Scheduler", Value: s})
+	}
+	protocol = append(protocol, dataitem.Tag{Name: "Timestamp", Value: strconv.FormatInt(time.Now().UnixMilli(), 10)})
+	f.Tags = aoTags(tags, len(data) > 0, true, protocol, "Module", "Scheduler", "Timestamp")
 	it, err := dataitem.Sign(signer, f)
 	if err != nil {
 		return err
@@ -358,10 +365,52 @@ func runSpawn(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := nc.postItem(ctx, it); err != nil {
 		return err
 	}
+	warning := schedulers.warning()
 	if *quiet {
+		if warning != "" {
+			fmt.Fprintf(stderr, "aonode spawn: warning: %s\n", warning)
+		}
 		return printID(stdout, it.ID())
 	}
-	return printJSON(stdout, map[string]string{"id": it.ID(), "process": it.ID(), "module": *module, "scheduler": *scheduler})
+	if len(schedulers) == 1 {
+		return printJSON(stdout, map[string]string{"id": it.ID(), "process": it.ID(), "module": *module, "scheduler": schedulers[0]})
+	}
+	out := map[string]any{"id": it.ID(), "process": it.ID(), "module": *module, "scheduler": schedulers[0], "schedulers": []string(schedulers)}
+	if warning != "" {
+		out["warning"] = warning
+	}
+	return printJSON(stdout, out)
+}
+
+// schedulerFlags collects repeated --scheduler flags: the process's scheduler set, one
+// Scheduler tag each, in the order given (every node reads the set sorted, aoapi.Schedulers).
+type schedulerFlags []string
+
+func (s *schedulerFlags) String() string { return strings.Join(*s, ",") }
+
+func (s *schedulerFlags) Set(v string) error {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		return errors.New("empty scheduler address")
+	case strings.Contains(v, ","):
+		return fmt.Errorf("scheduler %q: give one address per --scheduler", v)
+	case slices.Contains(*s, v):
+		return fmt.Errorf("scheduler %s named twice", v)
+	case len(*s) == aoapi.MaxSchedulers:
+		return fmt.Errorf("more than %d schedulers", aoapi.MaxSchedulers)
+	}
+	*s = append(*s, v)
+	return nil
+}
+
+// warning is what a spawn must tell about its set: two schedulers form a Raft group that
+// needs both for a majority.
+func (s schedulerFlags) warning() string {
+	if len(s) != 2 {
+		return ""
+	}
+	return "a set of two schedulers cannot survive the loss of either: writes stop when one is down; name three (or five) to tolerate one (or two) failures"
 }
 
 // checkModule runs aoconnect's module check against the node's gateway.

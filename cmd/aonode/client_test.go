@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/node/gateway"
 	"github.com/aonode/aonode/store"
 	"github.com/aonode/aonode/su/sutest"
@@ -516,4 +517,57 @@ func TestResultResultsDryrun(t *testing.T) {
 	if withKey.Owner != dataitem.OwnerAddress(ks.Owner()) || withOwner.Owner != "me" {
 		t.Fatalf("dry-run Owner with a key %q, with --owner %q", withKey.Owner, withOwner.Owner)
 	}
+}
+
+// TestSpawnSchedulerSet: repeated --scheduler flags give one Scheduler tag each, in order;
+// a set of two carries a warning; bad sets are usage errors.
+func TestSpawnSchedulerSet(t *testing.T) {
+	n := newFakeNode(t)
+	key, _ := writeKey(t)
+	mod := publishModule(t, n, key)
+	r := run(t, "spawn", "--module", mod, "--key", key, "--node", n.srv.URL, "--scheduler", "C", "--scheduler", "A", "--scheduler", "B")
+	r.want(t, 0, "")
+	var out struct {
+		Process, Scheduler, Warning string
+		Schedulers                  []string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	it := n.lastMUItem()
+	if out.Process != it.ID() || out.Scheduler != "C" || strings.Join(out.Schedulers, ",") != "C,A,B" || out.Warning != "" {
+		t.Fatalf("output %s", r.stdout)
+	}
+	ts, _ := it.Tag("Timestamp")
+	want := "Content-Type=text/plain; SDK=aoconnect; Data-Protocol=ao; Variant=ao.TN.1; Type=Process; Module=" + mod +
+		"; Scheduler=C; Scheduler=A; Scheduler=B; Timestamp=" + ts
+	if got := tagList(it); got != want {
+		t.Fatalf("tags\n got %s\nwant %s", got, want)
+	}
+	if got := aoapi.Schedulers(it.Tags); strings.Join(got, ",") != "A,B,C" {
+		t.Fatalf("set %v", got)
+	}
+
+	r = run(t, "spawn", "--module", mod, "--key", key, "--node", n.srv.URL, "--scheduler", "A", "--scheduler", "B")
+	r.want(t, 0, "")
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.Warning, "cannot survive the loss of either") {
+		t.Fatalf("no warning for a set of two: %s", r.stdout)
+	}
+	r = run(t, "spawn", "--module", mod, "--key", key, "--node", n.srv.URL, "--scheduler", "A", "--scheduler", "B", "--quiet")
+	r.want(t, 0, "warning: a set of two")
+	if strings.Contains(r.stdout, "warning") {
+		t.Fatalf("--quiet printed the warning on stdout: %q", r.stdout)
+	}
+
+	many := []string{"spawn", "--module", mod, "--key", key}
+	for i := range aoapi.MaxSchedulers + 1 {
+		many = append(many, "--scheduler", fmt.Sprint("S", i))
+	}
+	run(t, many...).want(t, 2, "more than")
+	run(t, "spawn", "--module", mod, "--key", key, "--scheduler", "A", "--scheduler", "A").want(t, 2, "named twice")
+	run(t, "spawn", "--module", mod, "--key", key, "--scheduler", "A,B").want(t, 2, "one address per")
+	run(t, "spawn", "--module", mod, "--key", key, "--scheduler", " ").want(t, 2, "empty scheduler")
 }
