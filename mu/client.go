@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
@@ -64,9 +65,15 @@ type Process struct {
 	ID        string
 	Owner     string // wallet address of the process's signer
 	Scheduler string // first Scheduler tag: the SU's wallet address
-	Module    string
-	Tags      []Tag
-	SUURL     string // base URL of the SU that holds it
+	// Schedulers is the process's scheduler set (aoapi.Schedulers): one address for a
+	// process of one SU, several for a set whose members agree on its order.
+	Schedulers []string
+	Module     string
+	Tags       []Tag
+	SUURL      string // base URL of the SU that holds it: SUURLs[0]
+	// SUURLs are the known members of the set to send to, in the order tried: the MU moves
+	// on to the next when one is down.
+	SUURLs []string
 }
 
 // Scheduler is the MU's view of an SU's HTTP API (§1.1).
@@ -222,8 +229,9 @@ func (c *HTTPClient) Process(ctx context.Context, suURL, pid string) (Process, e
 }
 
 func processFromTags(pid, suURL string, tags []Tag) Process {
-	p := Process{ID: pid, Tags: tags, SUURL: suURL}
+	p := Process{ID: pid, Tags: tags, SUURL: suURL, SUURLs: []string{suURL}}
 	p.Scheduler, _ = aoapi.TagValue(tags, "Scheduler")
+	p.Schedulers = aoapi.Schedulers(dataitemTags(tags))
 	p.Module, _ = aoapi.TagValue(tags, "Module")
 	return p
 }
@@ -279,4 +287,13 @@ func notFound400(err error) error {
 		re.Kind = ErrNotFound
 	}
 	return err
+}
+
+// dataitemTags converts wire tags back to item tags (the same fields).
+func dataitemTags(tags []Tag) []dataitem.Tag {
+	out := make([]dataitem.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = dataitem.Tag(t)
+	}
+	return out
 }

@@ -23,6 +23,7 @@ const (
 	DefaultMaxItemBytes   = 10 << 20
 	DefaultMaxResult      = 64 << 20
 	DefaultRequestTimeout = 2 * time.Minute
+	DefaultMemberTimeout  = 10 * time.Second
 	// lookBackMs: how far before a task was queued its assignment may carry a timestamp, to
 	// absorb clock skew between this MU and the SU when an assignment id has to be found again.
 	lookBackMs = 10 * 60 * 1000
@@ -51,6 +52,9 @@ type Config struct {
 	MaxItemBytes   int64         // POST / body limit, and the largest item the MU builds
 	MaxResultBytes int64         // largest SU/CU response read
 	RequestTimeout time.Duration // per SU/CU call
+	// MemberTimeout bounds a call to one SU of a scheduler set when other members remain to
+	// try: a hung member costs this long, not RequestTimeout.
+	MemberTimeout time.Duration
 	// NoBootCrank disables pulling and cranking the boot result of a spawned process (the
 	// reference's SPAWN_PUSH_ENABLED, on by default here).
 	NoBootCrank bool
@@ -80,7 +84,7 @@ func (c Config) Validate() error {
 		return errors.New("mu: config: Workers, MaxAttempts and CronPageSize must not be negative")
 	case c.CronPageSize > 1000:
 		return errors.New("mu: config: CronPageSize above the CU's cap of 1000")
-	case c.RetryBase < 0, c.RetryMax < 0, c.CronInterval < 0, c.RequestTimeout < 0:
+	case c.RetryBase < 0, c.RetryMax < 0, c.CronInterval < 0, c.RequestTimeout < 0, c.MemberTimeout < 0:
 		return errors.New("mu: config: durations must not be negative")
 	case c.MaxItemBytes < 0, c.MaxResultBytes < 0:
 		return errors.New("mu: config: sizes must not be negative")
@@ -118,6 +122,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MemberTimeout == 0 {
+		c.MemberTimeout = min(DefaultMemberTimeout, c.RequestTimeout)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -219,7 +219,7 @@ func (m *MU) Submit(it *dataitem.Item) error {
 	}
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.RequestTimeout)
 	defer cancel()
-	suURL, err := m.suFor(ctx, it, t.Process)
+	urls, err := m.suFor(ctx, it, t.Process)
 	if errors.Is(err, ErrNotFound) {
 		return fail(http.StatusBadRequest, "Process %s not found on any known scheduler", t.Process)
 	}
@@ -235,7 +235,11 @@ func (m *MU) Submit(it *dataitem.Item) error {
 		m.forget(e)
 		return err
 	}
-	if _, err := m.sched.Send(ctx, suURL, t.Item); err != nil && !errors.Is(err, ErrDuplicate) {
+	_, err = m.toEach(ctx, urls, func(ctx context.Context, u string) error {
+		_, err := m.sched.Send(ctx, u, t.Item)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrDuplicate) {
 		m.abandon(e)
 		return err
 	}
@@ -278,9 +282,13 @@ func (m *MU) SubmitAssignment(a Assignment) (string, error) {
 		m.forget(e)
 		return "", err
 	}
-	r, err := m.sched.Assign(ctx, p.SUURL, a)
+	var r Receipt
+	su, err := m.toEach(ctx, p.SUURLs, func(ctx context.Context, u string) (err error) {
+		r, err = m.sched.Assign(ctx, u, a)
+		return err
+	})
 	if errors.Is(err, ErrDuplicate) {
-		aid, ferr := m.sched.FindAssignment(ctx, p.SUURL, a.Process, a.Message, t.Created-lookBackMs)
+		aid, ferr := m.sched.FindAssignment(ctx, su, a.Process, a.Message, t.Created-lookBackMs)
 		if ferr != nil {
 			m.abandon(e)
 			return "", err

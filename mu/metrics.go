@@ -16,6 +16,7 @@ type metrics struct {
 	pending  prometheus.Gauge         // tasks queued or in flight
 	stepTime *prometheus.HistogramVec // by kind
 	cron     *prometheus.CounterVec   // cron polls by outcome
+	failover prometheus.Counter       // calls moved on to the next SU of a set
 }
 
 func newMetrics() *metrics {
@@ -45,6 +46,9 @@ func newMetrics() *metrics {
 			Name: "mu_crank_step_seconds", Help: "Duration of crank steps, by kind.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
 		}, []string{"kind"}),
+		failover: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mu_su_failovers_total", Help: "Calls to an SU of a scheduler set that failed (down, 5xx, timeout) and moved on to the next member.",
+		}),
 		cron: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mu_cron_polls_total", Help: "Cron result polls of monitored processes, by outcome.",
 		}, []string{"outcome"}),
@@ -52,7 +56,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.intake, m.steps, m.pushed, m.dups, m.dropped, m.dead, m.pending, m.stepTime, m.cron}
+	return []prometheus.Collector{m.intake, m.steps, m.pushed, m.dups, m.dropped, m.dead, m.pending, m.stepTime, m.cron, m.failover}
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/store"
 )
 
@@ -475,21 +477,78 @@ func (m *MU) step(ctx context.Context, e *entry, t *task) (stepOut, error) {
 	}
 }
 
-// suFor returns the SU that takes item it: a Process's own Scheduler, a Message's target's.
-// ErrNotFound means the target is not a process any SU knows (a wallet).
-func (m *MU) suFor(ctx context.Context, it *dataitem.Item, target string) (string, error) {
+// suFor returns the SUs that take item it, in the order to try them: a Process's own
+// scheduler set, a Message's target's. ErrNotFound means the target is not a process any SU
+// knows (a wallet).
+func (m *MU) suFor(ctx context.Context, it *dataitem.Item, target string) ([]string, error) {
 	if typ, _ := it.Tag("Type"); typ == "Process" {
-		sched, ok := it.Tag("Scheduler")
-		if !ok {
-			return "", fmt.Errorf("%w: Process has no Scheduler tag", ErrRefused)
+		set := aoapi.Schedulers(it.Tags)
+		if len(set) == 0 {
+			return nil, fmt.Errorf("%w: Process has no Scheduler tag", ErrRefused)
 		}
-		return m.router.SchedulerURL(ctx, sched)
+		return m.schedulerURLs(ctx, set)
 	}
 	p, err := m.locate(ctx, target)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return p.SUURL, nil
+	return p.SUURLs, nil
+}
+
+// schedulerURLs are the base URLs of the members of a scheduler set the router knows, in the
+// set's (sorted) order, so that every MU tries the members in the same order. A member the
+// router does not know is left out; the error of the first is returned when none is known.
+func (m *MU) schedulerURLs(ctx context.Context, set []string) ([]string, error) {
+	var urls []string
+	var first error
+	for _, a := range set {
+		u, err := m.router.SchedulerURL(ctx, a)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if !slices.Contains(urls, u) {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) == 0 {
+		return nil, first
+	}
+	return urls, nil
+}
+
+// toEach calls fn with the SUs of urls in turn until one answers: a member that cannot be
+// reached, times out or fails on its side (ErrUnavailable) is skipped for the next one, each
+// bounded by MemberTimeout while others remain; any other outcome (success, a duplicate, a
+// refusal) is the set's answer, since every member answers for the whole set. It returns the
+// URL that answered. With one URL it is a plain call.
+func (m *MU) toEach(ctx context.Context, urls []string, fn func(ctx context.Context, suURL string) error) (string, error) {
+	if len(urls) == 0 {
+		return "", fmt.Errorf("%w: no SU to send to", ErrUnavailable)
+	}
+	var errs []error
+	for i, u := range urls {
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if i < len(urls)-1 {
+			actx, cancel = context.WithTimeout(ctx, m.cfg.MemberTimeout)
+		}
+		err := fn(actx, u)
+		cancel()
+		if err == nil || !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+			return u, err
+		}
+		errs = append(errs, err)
+		if i < len(urls)-1 {
+			m.met.failover.Inc()
+			m.log.Info("SU of the set unavailable; trying the next member", "su", u, "next", urls[i+1], "err", err)
+		}
+	}
+	if len(errs) == 1 {
+		return "", errs[0]
+	}
+	return "", errors.Join(errs...)
 }
 
 func (m *MU) stepSend(ctx context.Context, e *entry, t *task) (stepOut, error) {
@@ -500,7 +559,7 @@ func (m *MU) stepSend(ctx context.Context, e *entry, t *task) (stepOut, error) {
 	id := it.ID()
 	typ, _ := it.Tag("Type")
 	if !e.sent {
-		suURL, err := m.suFor(ctx, it, t.Process)
+		urls, err := m.suFor(ctx, it, t.Process)
 		if errors.Is(err, ErrNotFound) && typ != "Process" {
 			// The reference uploads messages to wallets straight to Arweave; this node has no
 			// uploader, so they end here.
@@ -511,7 +570,11 @@ func (m *MU) stepSend(ctx context.Context, e *entry, t *task) (stepOut, error) {
 		if err != nil {
 			return stepOut{}, err
 		}
-		if _, err := m.sched.Send(ctx, suURL, t.Item); errors.Is(err, ErrDuplicate) {
+		_, err = m.toEach(ctx, urls, func(ctx context.Context, u string) error {
+			_, err := m.sched.Send(ctx, u, t.Item)
+			return err
+		})
+		if errors.Is(err, ErrDuplicate) {
 			m.met.dups.Inc()
 		} else if err != nil {
 			return stepOut{}, err
@@ -560,7 +623,11 @@ func (m *MU) stepAssign(ctx context.Context, e *entry, t *task) (stepOut, error)
 		if err != nil {
 			return stepOut{}, err
 		}
-		r, err := m.sched.Assign(ctx, p.SUURL, Assignment{Process: t.Process, Message: t.Message, Exclude: t.Exclude, BaseLayer: t.BaseLayer})
+		var r Receipt
+		su, err := m.toEach(ctx, p.SUURLs, func(ctx context.Context, u string) (err error) {
+			r, err = m.sched.Assign(ctx, u, Assignment{Process: t.Process, Message: t.Message, Exclude: t.Exclude, BaseLayer: t.BaseLayer})
+			return err
+		})
 		switch {
 		case err == nil:
 			e.assignmentID = r.ID
@@ -568,7 +635,7 @@ func (m *MU) stepAssign(ctx context.Context, e *entry, t *task) (stepOut, error)
 		case errors.Is(err, ErrDuplicate):
 			// Assigned before a crash: find the assignment to read its result.
 			m.met.dups.Inc()
-			aid, ferr := m.sched.FindAssignment(ctx, p.SUURL, t.Process, t.Message, t.Created-lookBackMs)
+			aid, ferr := m.sched.FindAssignment(ctx, su, t.Process, t.Message, t.Created-lookBackMs)
 			if ferr != nil && !errors.Is(ferr, ErrNotFound) {
 				return stepOut{}, ferr
 			}
@@ -689,11 +756,14 @@ func (m *MU) locate(ctx context.Context, pid string) (Process, error) {
 			lastErr = err
 			continue
 		}
-		if p.Scheduler != "" {
-			if owner, err := m.router.SchedulerURL(ctx, p.Scheduler); err == nil {
-				p.SUURL = owner
-			}
+		// The SU that answered holds the process; the set's members the router knows take
+		// its messages, in the set's order.
+		if urls, err := m.schedulerURLs(ctx, p.Schedulers); err == nil {
+			p.SUURLs = urls
+		} else {
+			p.SUURLs = []string{u}
 		}
+		p.SUURL = p.SUURLs[0]
 		m.pmu.Lock()
 		if len(m.procs) >= maxCachedProcesses {
 			clear(m.procs)

@@ -245,7 +245,14 @@ func buildSpawn(s dataitem.Signer, raw json.RawMessage, parent Process, pushedFo
 		if parent.Scheduler == "" {
 			return nil, dropf("spawn has no Scheduler and parent %s names none", parent.ID)
 		}
-		tags = append(tags, dataitem.Tag{Name: "Scheduler", Value: parent.Scheduler})
+		if len(parent.Schedulers) > 1 {
+			// A child of a process of a scheduler set is sequenced by the same set.
+			for _, s := range parent.Schedulers {
+				tags = append(tags, dataitem.Tag{Name: "Scheduler", Value: s})
+			}
+		} else {
+			tags = append(tags, dataitem.Tag{Name: "Scheduler", Value: parent.Scheduler})
+		}
 	}
 	for i := range tags {
 		if tags[i].Name == "From-Module" {
