@@ -68,6 +68,9 @@ type Config struct {
 	// HashChainFromHeight: hash chains are verified for processes spawned at or above this
 	// block height (default 0: always). The reference uses 1440000.
 	HashChainFromHeight uint64
+	// Conflicts hears of two assignments with different ids for one slot of a process (the
+	// node turns them into equivocation evidence). Optional.
+	Conflicts ConflictSink
 	// MaxDryRunBytes bounds a dry-run request body (default 1 MiB).
 	MaxDryRunBytes int64
 	// MaxPageBytes ends a page of /results or /cron early (hasNextPage) once its results add

@@ -9,18 +9,19 @@ import (
 
 // Sentinel errors callers branch on. Each maps to the status the reference CU answers with.
 var (
-	ErrNotFound           = errors.New("not found")                  // 404
-	ErrUnsupportedFormat  = errors.New("unsupported module format")  // 422
-	ErrHashChain          = errors.New("hash chain invalid")         // 422
-	ErrLimitExceeded      = errors.New("limit above the CU maximum") // 413
-	ErrInvalidDefinition  = errors.New("invalid process or module")  // 422
-	ErrBadRequest         = errors.New("bad request")                // 400
-	ErrClosed             = errors.New("cu: closed")                 // 503
-	ErrSourceUnavailable  = errors.New("message source unavailable") // 502
-	ErrGatewayUnavailable = errors.New("gateway unavailable")        // 502
-	ErrBusy               = errors.New("busy")                       // 503, with Retry-After
-	ErrPaused             = errors.New("process paused")             // 503, with Retry-After
-	ErrRateLimited        = errors.New("rate limit exceeded")        // 429, with Retry-After
+	ErrNotFound           = errors.New("not found")                                           // 404
+	ErrUnsupportedFormat  = errors.New("unsupported module format")                           // 422
+	ErrHashChain          = errors.New("hash chain invalid")                                  // 422
+	ErrWrongScheduler     = errors.New("assignment not signed by a scheduler of the process") // 422
+	ErrLimitExceeded      = errors.New("limit above the CU maximum")                          // 413
+	ErrInvalidDefinition  = errors.New("invalid process or module")                           // 422
+	ErrBadRequest         = errors.New("bad request")                                         // 400
+	ErrClosed             = errors.New("cu: closed")                                          // 503
+	ErrSourceUnavailable  = errors.New("message source unavailable")                          // 502
+	ErrGatewayUnavailable = errors.New("gateway unavailable")                                 // 502
+	ErrBusy               = errors.New("busy")                                                // 503, with Retry-After
+	ErrPaused             = errors.New("process paused")                                      // 503, with Retry-After
+	ErrRateLimited        = errors.New("rate limit exceeded")                                 // 429, with Retry-After
 )
 
 // Error carries the message shown to clients ({"error": Msg}) and a sentinel for the status.
@@ -54,7 +55,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, ErrUnsupportedFormat), errors.Is(err, ErrHashChain), errors.Is(err, ErrInvalidDefinition):
+	case errors.Is(err, ErrUnsupportedFormat), errors.Is(err, ErrHashChain), errors.Is(err, ErrInvalidDefinition),
+		errors.Is(err, ErrWrongScheduler):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrLimitExceeded):
 		return http.StatusRequestEntityTooLarge

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/store"
 )
 
@@ -39,13 +41,16 @@ type procState struct {
 
 // procDef is everything loaded once per process: definitions, compiled module, env.
 type procDef struct {
-	process     ProcessDef
-	module      moduleDef
-	opts        CompileOptions
-	mod         Module
-	env         []byte
-	owner       string // address of the process owner
-	checkChain  bool
+	process    ProcessDef
+	module     moduleDef
+	opts       CompileOptions
+	mod        Module
+	env        []byte
+	owner      string // address of the process owner
+	checkChain bool
+	// schedulers is the process's scheduler set (aoapi.SchedulersOf its tags): every slot
+	// must be signed by one of them, whichever member led when it was assigned.
+	schedulers  []string
 	crons       []cronSpec
 	memoryLimit uint64
 }
@@ -410,6 +415,7 @@ func (p *proc) load(ctx context.Context) error {
 		process: pdef, module: moduleDef{ID: mdef.ID, Owner: mdef.Owner, Tags: mdef.Tags},
 		opts: opts, mod: mod, env: env, owner: owner, crons: crons,
 		checkChain:  pdef.BlockHeight >= c.cfg.HashChainFromHeight,
+		schedulers:  aoapi.SchedulersOf(pdef.Tags),
 		memoryLimit: opts.MemoryLimit,
 	}
 	st, mem, head, err := c.restore(ctx, p.pid)
@@ -483,6 +489,7 @@ func (c *CU) compileOptions(pdef ProcessDef, mdef moduleDef) (CompileOptions, er
 // apply evaluates slot s (and the crons due before it).
 func (p *proc) apply(ctx context.Context, s Scheduled) error {
 	if p.st.HasAny && s.Nonce <= p.st.Nonce {
+		p.checkConflict(s)
 		return nil
 	}
 	var want uint64
@@ -492,12 +499,19 @@ func (p *proc) apply(ctx context.Context, s Scheduled) error {
 	if s.Nonce != want {
 		return errorf(ErrSourceUnavailable, "process %s: source skipped from slot %d to %d", p.pid, want, s.Nonce)
 	}
+	if len(p.def.schedulers) > 0 && !slices.Contains(p.def.schedulers, s.Signer) {
+		return errorf(ErrWrongScheduler, "assignment %s of slot %d is signed by %q, not a scheduler of process %s",
+			s.AssignmentID, s.Nonce, s.Signer, p.pid)
+	}
 	if p.def.checkChain {
 		prevA, prevHC := "", ""
 		if p.st.HasAny {
 			prevA, prevHC = p.st.AssignmentID, p.st.HashChain
 		}
 		if !verifyHashChain(p.pid, s, prevA, prevHC) {
+			if p.st.HasAny {
+				p.findFork(ctx, s.Nonce-1)
+			}
 			return errorf(ErrHashChain, "HashChain invalid on message %s", s.MessageID)
 		}
 	}

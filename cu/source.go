@@ -37,6 +37,9 @@ type Scheduled struct {
 	BlockHeight  uint64
 	HashChain    string
 	Exclude      []string
+	// Signer is the address of the assignment's signer, derived from the owner key the
+	// source serves ("" when it serves none); it must be a scheduler of the process.
+	Signer string
 	// Message is nil for a pure assignment of an item the SU does not hold; the CU then
 	// loads it from the gateway.
 	Message *SourceMessage

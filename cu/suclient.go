@@ -104,7 +104,7 @@ func toScheduled(m aoapi.MessageNode) (Scheduled, error) {
 	if m.Assignment == nil {
 		return Scheduled{}, errorf(ErrSourceUnavailable, "SU message without assignment")
 	}
-	s := Scheduled{AssignmentID: m.Assignment.ID}
+	s := Scheduled{AssignmentID: m.Assignment.ID, Signer: aoapi.SignerOf(m.Assignment.Owner)}
 	if err := scheduledFromTags(&s, m.Assignment.Tags); err != nil {
 		return Scheduled{}, err
 	}
