@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -119,4 +120,106 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(aoapi.ErrorBody{Error: msg})
+}
+
+// conflictQueue bounds the conflicts waiting to be turned into evidence.
+const conflictQueue = 64
+
+type conflict struct {
+	pid   string
+	nonce uint64
+	ids   [2]string
+}
+
+// conflictSink turns the CU's reports of two assignment ids for one slot (cu.ConflictSink)
+// into evidence: both signed items are fetched by id (the store, then peers), checked against
+// the Process item, kept and, on a p2p node, gossiped. One goroutine works through a bounded
+// queue, so that the CU's evaluation never waits for the network.
+type conflictSink struct {
+	book   evidenceBook
+	nw     *network // nil without p2p
+	log    *slog.Logger
+	ch     chan conflict
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newConflictSink(db *store.DB, nw *network, log *slog.Logger) *conflictSink {
+	s := &conflictSink{book: evidenceBook{db}, nw: nw, log: log, ch: make(chan conflict, conflictQueue), done: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	go s.run()
+	return s
+}
+
+// AssignmentConflict implements cu.ConflictSink.
+func (s *conflictSink) AssignmentConflict(pid string, nonce uint64, ids [2]string) {
+	select {
+	case s.ch <- conflict{pid, nonce, ids}:
+	default:
+		s.log.Warn("conflict queue full; not turned into evidence", "process", pid, "slot", nonce)
+	}
+}
+
+func (s *conflictSink) close() {
+	s.cancel()
+	<-s.done
+}
+
+func (s *conflictSink) run() {
+	defer close(s.done)
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case c := <-s.ch:
+			if err := s.prove(c); err != nil && s.ctx.Err() == nil {
+				s.log.Warn("conflicting assignments not proven", "process", c.pid, "slot", c.nonce, "assignments", c.ids, "err", err)
+			}
+		}
+	}
+}
+
+// item is item id from the store, else from peers.
+func (s *conflictSink) item(id string) (*dataitem.Item, error) {
+	if raw, err := s.book.db.Item(id); err == nil {
+		return dataitem.Parse(raw)
+	}
+	if s.nw == nil {
+		return nil, fmt.Errorf("item %s is not in the store", id)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, resolveTimeout)
+	defer cancel()
+	return s.nw.fetch(ctx, id)
+}
+
+func (s *conflictSink) prove(c conflict) error {
+	var items [2]*dataitem.Item
+	for i, id := range c.ids {
+		it, err := s.item(id)
+		if err != nil {
+			return fmt.Errorf("assignment %s: %w", id, err)
+		}
+		items[i] = it
+	}
+	process, err := s.item(c.pid)
+	if err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
+	e, err := evidence.New(items[0], items[1])
+	if err != nil {
+		return err
+	}
+	if err := e.Verify(process); err != nil {
+		return err
+	}
+	e = e.WithProcess(process)
+	s.log.Warn("equivocation: two assignments for one slot", "process", e.Process(), "slot", e.Nonce(), "signers", e.Signers())
+	if s.nw != nil {
+		// The host keeps it (through the store) and gossips it, once per pair.
+		s.nw.host.PublishEvidence(e)
+		return nil
+	}
+	_, err = s.book.AddEvidence(e)
+	return err
 }

@@ -55,6 +55,7 @@ type Node struct {
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	conflicts *conflictSink // the CU's conflicting assignments, turned into evidence
 	serveErr  chan error
 	closeOnce sync.Once
 	closeErr  error
@@ -324,6 +325,8 @@ func (n *Node) buildCU(signer dataitem.Signer) error {
 		Gatherer:   n.registry,
 		Logger:     n.cfg.Logger,
 	}
+	n.conflicts = newConflictSink(n.db, n.net, n.cfg.Logger.With("component", "evidence"))
+	ccfg.Conflicts = n.conflicts
 	n.cfg.Limits.cu(&ccfg)
 	n.cu, err = cu.New(ccfg)
 	if err != nil {
@@ -370,6 +373,10 @@ func (n *Node) stopRoles() error {
 		if err := n.cu.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("node: closing the CU: %w", err))
 		}
+	}
+	if n.conflicts != nil {
+		// After the CU, which reports to it; before the store it writes to.
+		n.conflicts.close()
 	}
 	if n.closeRT != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

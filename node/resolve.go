@@ -154,18 +154,28 @@ func (nw *network) schedulerURL(addr string) (string, bool) {
 	return strings.TrimRight(u, "/") + "/su", true
 }
 
-// suOf is the SU base URL of process pid.
-func (nw *network) suOf(ctx context.Context, pid string) (string, error) {
+// susOf are the SU base URLs of the members of process pid's scheduler set that the
+// directory knows, in the set's order (this node's own SU first when it is a member: its
+// store answers without a network hop).
+func (nw *network) susOf(ctx context.Context, pid string) ([]string, error) {
 	scheds, err := nw.schedulers(ctx, pid)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	var out []string
 	for _, a := range scheds {
 		if u, ok := nw.schedulerURL(a); ok {
-			return u, nil
+			if a == nw.selfAddr {
+				out = append([]string{u}, out...)
+			} else {
+				out = append(out, u)
+			}
 		}
 	}
-	return "", fmt.Errorf("%w: no node record names scheduler %s of process %s", ErrNoScheduler, scheds[0], pid)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no node record names a scheduler of process %s (%s)", ErrNoScheduler, pid, strings.Join(scheds, ", "))
+	}
+	return out, nil
 }
 
 // peersWithRole are the base URLs of the directory's nodes announcing role, by peer id.

@@ -45,16 +45,37 @@ func (nw *network) follow(pid string) {
 	})
 }
 
-// netSource is the CU's Source on a p2p node: each process is read from the SU its
-// Scheduler tag names, found through the node directory. Loading a process starts following
-// its topic, so later slots are evaluated when they are pushed, not when asked for.
+// netSource is the CU's Source on a p2p node: each process is read from an SU of its
+// scheduler set, found through the node directory, the next member when one is unavailable.
+// Loading a process starts following its topic, so later slots are evaluated when they are
+// pushed, not when asked for.
 type netSource struct{ nw *network }
 
-func (s netSource) client(ctx context.Context, pid string) (*cu.SUClient, error) {
-	u, err := s.nw.suOf(ctx, pid)
+// each calls fn with a client of each known member of pid's set in turn, until one answers
+// with anything but "unavailable" (every member serves the same committed slots).
+func (s netSource) each(ctx context.Context, pid string, fn func(*cu.SUClient) error) error {
+	urls, err := s.nw.susOf(ctx, pid)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", cu.ErrNotFound, err)
+		return fmt.Errorf("%w: %v", cu.ErrNotFound, err)
 	}
+	var errs []error
+	for _, u := range urls {
+		c, err := s.client(u)
+		if err == nil {
+			err = fn(c)
+		}
+		if err == nil || !errors.Is(err, cu.ErrSourceUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+func (s netSource) client(u string) (*cu.SUClient, error) {
 	s.nw.mu.Lock()
 	defer s.nw.mu.Unlock()
 	if c := s.nw.clients[u]; c != nil {
@@ -71,48 +92,54 @@ func (s netSource) client(ctx context.Context, pid string) (*cu.SUClient, error)
 	return c, nil
 }
 
-func (s netSource) Process(ctx context.Context, pid string) (cu.ProcessDef, error) {
-	c, err := s.client(ctx, pid)
-	if err != nil {
-		return cu.ProcessDef{}, err
-	}
-	def, err := c.Process(ctx, pid)
+func (s netSource) Process(ctx context.Context, pid string) (def cu.ProcessDef, err error) {
+	err = s.each(ctx, pid, func(c *cu.SUClient) (err error) {
+		def, err = c.Process(ctx, pid)
+		return err
+	})
 	if err == nil {
 		s.nw.follow(pid)
 	}
 	return def, err
 }
 
+// Scheduled moves on to the next member only while no slot has been delivered from this
+// one: a member that fails mid-page leaves the rest to the CU's next pass.
 func (s netSource) Scheduled(ctx context.Context, pid string, after int64, fn func(cu.Scheduled) bool) error {
-	c, err := s.client(ctx, pid)
-	if err != nil {
+	delivered := false
+	return s.each(ctx, pid, func(c *cu.SUClient) error {
+		if delivered {
+			return nil
+		}
+		return c.Scheduled(ctx, pid, after, func(sc cu.Scheduled) bool {
+			delivered = true
+			return fn(sc)
+		})
+	})
+}
+
+func (s netSource) Slot(ctx context.Context, pid, msgID string) (sc cu.Scheduled, err error) {
+	err = s.each(ctx, pid, func(c *cu.SUClient) (err error) {
+		sc, err = c.Slot(ctx, pid, msgID)
 		return err
-	}
-	return c.Scheduled(ctx, pid, after, fn)
+	})
+	return sc, err
 }
 
-func (s netSource) Slot(ctx context.Context, pid, msgID string) (cu.Scheduled, error) {
-	c, err := s.client(ctx, pid)
-	if err != nil {
-		return cu.Scheduled{}, err
-	}
-	return c.Slot(ctx, pid, msgID)
+func (s netSource) Latest(ctx context.Context, pid string) (sc cu.Scheduled, err error) {
+	err = s.each(ctx, pid, func(c *cu.SUClient) (err error) {
+		sc, err = c.Latest(ctx, pid)
+		return err
+	})
+	return sc, err
 }
 
-func (s netSource) Latest(ctx context.Context, pid string) (cu.Scheduled, error) {
-	c, err := s.client(ctx, pid)
-	if err != nil {
-		return cu.Scheduled{}, err
-	}
-	return c.Latest(ctx, pid)
-}
-
-func (s netSource) Timestamp(ctx context.Context, pid string) (int64, uint64, error) {
-	c, err := s.client(ctx, pid)
-	if err != nil {
-		return 0, 0, err
-	}
-	return c.Timestamp(ctx, pid)
+func (s netSource) Timestamp(ctx context.Context, pid string) (ts int64, h uint64, err error) {
+	err = s.each(ctx, pid, func(c *cu.SUClient) (err error) {
+		ts, h, err = c.Timestamp(ctx, pid)
+		return err
+	})
+	return ts, h, err
 }
 
 // netRouter is the MU's Router on a p2p node: scheduler addresses resolve through the node
