@@ -3,11 +3,14 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/dataitem/aoapi"
+	"github.com/aonode/aonode/store"
 	"github.com/aonode/aonode/su/evidence"
 	et "github.com/aonode/aonode/su/evidence/evidencetest"
 )
@@ -89,3 +92,46 @@ func TestEquivocationEvidenceServed(t *testing.T) {
 	}
 }
 
+
+// TestConflictSinkProves: the CU's report of two assignment ids for one slot becomes stored,
+// verifiable evidence when the node holds both items and the process; a report of a pair
+// signed by a non-member is not.
+func TestConflictSinkProves(t *testing.T) {
+	db, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, b, outsider := et.Key(t), et.Key(t), et.Key(t)
+	proc := et.Process(t, et.Key(t), et.Address(a), et.Address(b))
+	x := et.Assignment(t, a, proc.ID(), 3, et.MessageID(), 1)
+	y := et.Assignment(t, b, proc.ID(), 3, et.MessageID(), 2)
+	z := et.Assignment(t, outsider, proc.ID(), 3, et.MessageID(), 2)
+	batch := db.NewBatch()
+	for _, it := range []*dataitem.Item{proc, x, y, z} {
+		batch.PutItem(it.ID(), it.Raw())
+	}
+	if err := db.Commit(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	s := newConflictSink(db, nil, slog.New(slog.DiscardHandler))
+	s.AssignmentConflict(proc.ID(), 3, [2]string{x.ID(), z.ID()})
+	s.AssignmentConflict(proc.ID(), 3, [2]string{x.ID(), y.ID()})
+	var stored [][]byte
+	waitFor(t, "the evidence stored", 10*time.Second, func() string {
+		stored = nil
+		_ = db.Evidence(func(v []byte) bool { stored = append(stored, append([]byte(nil), v...)); return true })
+		return unless(len(stored) == 1, "%d records", len(stored))
+	})
+	s.close()
+	e, err := evidence.Parse(stored[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Verify(nil); err != nil {
+		t.Fatal(err)
+	}
+	if sg := e.Signers(); !(sg[0] == et.Address(a) || sg[1] == et.Address(a)) || !(sg[0] == et.Address(b) || sg[1] == et.Address(b)) {
+		t.Fatalf("signers %v", sg)
+	}
+}
