@@ -24,7 +24,8 @@ const TopicEvidence = "ao/1/evidence"
 // pushes with, and the evidence already handled (so the same pair is stored and published
 // once, whatever encoding carried it).
 const (
-	witnessSlots  = 1 << 16
+	// witnessSlots × an assignment of about 1 KiB: at most ~8 MiB held.
+	witnessSlots  = 8192
 	evidenceSeen  = 4096
 	evidenceQueue = 64
 )

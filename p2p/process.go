@@ -212,7 +212,10 @@ type Verdict int
 const (
 	// InOrder: apply the push now (then call Advance).
 	InOrder Verdict = iota
-	// Duplicate: the slot is already applied; drop the push.
+	// Duplicate: the slot is already applied; drop the push. A push whose assignment
+	// differs from the one this node saw or holds for that slot is not a duplicate: the
+	// validator has already turned it into equivocation evidence (evidence.go) and never
+	// delivers it.
 	Duplicate
 	// Gap: slots [Next(), nonce) are missing; pull them from an SU first.
 	Gap

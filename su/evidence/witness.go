@@ -33,10 +33,12 @@ func NewWitness(size int, lookup Lookup) *Witness {
 	return &Witness{seen: seen, lookup: lookup}
 }
 
-// Observe records assignment a and returns the evidence it makes with the assignment known
-// for the same slot, nil when there is none or it is the same item. An a that is not an
-// assignment, or whose signature fails, returns the error and is not remembered. Membership
-// of the signers is the caller's to check (VerifySet): the Witness does not know the sets.
+// Observe records assignment a, whose signature the caller has verified (a gossip validator
+// has: verifying every push twice would double the cost of a push), and returns the evidence
+// it makes with the assignment known for the same slot, nil when there is none or it is the
+// same item. A conflict is made evidence by New, which verifies both signatures again. An a
+// that is not an assignment returns the error and is not remembered. Membership of the
+// signers is the caller's to check (VerifySet): the Witness does not know the sets.
 func (w *Witness) Observe(a *dataitem.Item) (*Evidence, error) {
 	pid, nonce, err := slotOf(a)
 	if err != nil {
@@ -53,9 +55,6 @@ func (w *Witness) Observe(a *dataitem.Item) (*Evidence, error) {
 		return nil, nil
 	}
 	if !ok {
-		if err := a.Verify(); err != nil {
-			return nil, invalid("assignment %s: %v", a.ID(), err)
-		}
 		w.mu.Lock()
 		// Keep the first one seen: a conflicting second one must not hide the first.
 		w.seen.ContainsOrAdd(k, a)
