@@ -125,16 +125,20 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 // conflictQueue bounds the conflicts waiting to be turned into evidence.
 const conflictQueue = 64
 
+// conflict is two assignments for one slot: by id (the CU knows only ids), or as items (a
+// replicated sequencer holds both signed items).
 type conflict struct {
 	pid   string
 	nonce uint64
 	ids   [2]string
+	items [2]*dataitem.Item
 }
 
-// conflictSink turns the CU's reports of two assignment ids for one slot (cu.ConflictSink)
-// into evidence: both signed items are fetched by id (the store, then peers), checked against
-// the Process item, kept and, on a p2p node, gossiped. One goroutine works through a bounded
-// queue, so that the CU's evaluation never waits for the network.
+// conflictSink turns reports of two assignments for one slot into evidence: the CU's, by id
+// (cu.ConflictSink: both signed items are fetched by id, from the store, then peers), and a
+// replicated sequencer's, with both items (AssignmentPair). The pair is checked against the
+// Process item, kept and, on a p2p node, gossiped. One goroutine works through a bounded
+// queue, so that no role ever waits for the network.
 type conflictSink struct {
 	book   evidenceBook
 	nw     *network // nil without p2p
@@ -154,10 +158,21 @@ func newConflictSink(db *store.DB, nw *network, log *slog.Logger) *conflictSink 
 
 // AssignmentConflict implements cu.ConflictSink.
 func (s *conflictSink) AssignmentConflict(pid string, nonce uint64, ids [2]string) {
+	s.queue(conflict{pid: pid, nonce: nonce, ids: ids})
+}
+
+// AssignmentPair reports two signed assignments for one slot that a role holds (a replica
+// refusing a log entry for a slot it already holds with another assignment).
+func (s *conflictSink) AssignmentPair(a, b *dataitem.Item) {
+	pid, _ := a.Tag("Process")
+	s.queue(conflict{pid: pid, items: [2]*dataitem.Item{a, b}})
+}
+
+func (s *conflictSink) queue(c conflict) {
 	select {
-	case s.ch <- conflict{pid, nonce, ids}:
+	case s.ch <- c:
 	default:
-		s.log.Warn("conflict queue full; not turned into evidence", "process", pid, "slot", nonce)
+		s.log.Warn("conflict queue full; not turned into evidence", "process", c.pid, "slot", c.nonce)
 	}
 }
 
@@ -194,21 +209,24 @@ func (s *conflictSink) item(id string) (*dataitem.Item, error) {
 }
 
 func (s *conflictSink) prove(c conflict) error {
-	var items [2]*dataitem.Item
+	items := c.items
 	for i, id := range c.ids {
+		if items[i] != nil {
+			continue
+		}
 		it, err := s.item(id)
 		if err != nil {
 			return fmt.Errorf("assignment %s: %w", id, err)
 		}
 		items[i] = it
 	}
-	process, err := s.item(c.pid)
-	if err != nil {
-		return fmt.Errorf("process: %w", err)
-	}
 	e, err := evidence.New(items[0], items[1])
 	if err != nil {
 		return err
+	}
+	process, err := s.item(e.Process())
+	if err != nil {
+		return fmt.Errorf("process: %w", err)
 	}
 	if err := e.Verify(process); err != nil {
 		return err

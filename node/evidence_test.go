@@ -93,7 +93,7 @@ func TestEquivocationEvidenceServed(t *testing.T) {
 }
 
 
-// TestConflictSinkProves: the CU's report of two assignment ids for one slot becomes stored,
+// TestConflictSinkProves: a report of two assignments for one slot (ids, or items) becomes stored,
 // verifiable evidence when the node holds both items and the process; a report of a pair
 // signed by a non-member is not.
 func TestConflictSinkProves(t *testing.T) {
@@ -116,6 +116,7 @@ func TestConflictSinkProves(t *testing.T) {
 	}
 	s := newConflictSink(db, nil, slog.New(slog.DiscardHandler))
 	s.AssignmentConflict(proc.ID(), 3, [2]string{x.ID(), z.ID()})
+	s.AssignmentPair(y, z)
 	s.AssignmentConflict(proc.ID(), 3, [2]string{x.ID(), y.ID()})
 	var stored [][]byte
 	waitFor(t, "the evidence stored", 10*time.Second, func() string {

@@ -55,7 +55,7 @@ type Node struct {
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
-	conflicts *conflictSink // the CU's conflicting assignments, turned into evidence
+	conflicts *conflictSink // conflicting assignments met by the roles, turned into evidence
 	serveErr  chan error
 	closeOnce sync.Once
 	closeErr  error
@@ -207,6 +207,8 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 		n.wg.Go(func() { heights.run(ctx) })
 	}
 	metrics := promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	// Before the roles: any of them may meet two assignments for one slot.
+	n.conflicts = newConflictSink(n.db, n.net, cfg.Logger.With("component", "evidence"))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /health", n.health)
@@ -325,7 +327,6 @@ func (n *Node) buildCU(signer dataitem.Signer) error {
 		Gatherer:   n.registry,
 		Logger:     n.cfg.Logger,
 	}
-	n.conflicts = newConflictSink(n.db, n.net, n.cfg.Logger.With("component", "evidence"))
 	ccfg.Conflicts = n.conflicts
 	n.cfg.Limits.cu(&ccfg)
 	n.cu, err = cu.New(ccfg)
