@@ -9,20 +9,22 @@ import (
 
 // Sentinel errors callers branch on. Each maps to the status the reference CU answers with.
 var (
-	ErrNotFound           = errors.New("not found")                                           // 404
-	ErrUnsupportedFormat  = errors.New("unsupported module format")                           // 422
-	ErrHashChain          = errors.New("hash chain invalid")                                  // 422
-	ErrWrongScheduler     = errors.New("assignment not signed by a scheduler of the process") // 422
-	ErrLimitExceeded      = errors.New("limit above the CU maximum")                          // 413
-	ErrInvalidDefinition  = errors.New("invalid process or module")                           // 422
-	ErrBadRequest         = errors.New("bad request")                                         // 400
-	ErrClosed             = errors.New("cu: closed")                                          // 503
-	ErrSourceUnavailable  = errors.New("message source unavailable")                          // 502
-	ErrGatewayUnavailable = errors.New("gateway unavailable")                                 // 502
-	ErrBusy               = errors.New("busy")                                                // 503, with Retry-After
-	ErrPaused             = errors.New("process paused")                                      // 503, with Retry-After
-	ErrRateLimited        = errors.New("rate limit exceeded")                                 // 429, with Retry-After
+	ErrNotFound           = errors.New("not found")                  // 404
+	ErrUnsupportedFormat  = errors.New("unsupported module format")  // 422
+	ErrHashChain          = errors.New("hash chain invalid")         // 422
+	ErrLimitExceeded      = errors.New("limit above the CU maximum") // 413
+	ErrInvalidDefinition  = errors.New("invalid process or module")  // 422
+	ErrBadRequest         = errors.New("bad request")                // 400
+	ErrClosed             = errors.New("cu: closed")                 // 503
+	ErrSourceUnavailable  = errors.New("message source unavailable") // 502
+	ErrGatewayUnavailable = errors.New("gateway unavailable")        // 502
+	ErrBusy               = errors.New("busy")                       // 503, with Retry-After
+	ErrPaused             = errors.New("process paused")             // 503, with Retry-After
+	ErrRateLimited        = errors.New("rate limit exceeded")        // 429, with Retry-After
 )
+
+// ErrWrongScheduler: a slot signed by someone outside the process's scheduler set (422).
+var ErrWrongScheduler = errors.New("assignment not signed by a scheduler of the process")
 
 // Error carries the message shown to clients ({"error": Msg}) and a sentinel for the status.
 type Error struct {
