@@ -41,18 +41,18 @@ type procState struct {
 
 // procDef is everything loaded once per process: definitions, compiled module, env.
 type procDef struct {
-	process    ProcessDef
-	module     moduleDef
-	opts       CompileOptions
-	mod        Module
-	env        []byte
-	owner      string // address of the process owner
-	checkChain bool
-	// schedulers is the process's scheduler set (aoapi.SchedulersOf its tags): every slot
-	// must be signed by one of them, whichever member led when it was assigned.
-	schedulers  []string
+	process     ProcessDef
+	module      moduleDef
+	opts        CompileOptions
+	mod         Module
+	env         []byte
+	owner       string // address of the process owner
+	checkChain  bool
 	crons       []cronSpec
 	memoryLimit uint64
+	// schedulers is the process's scheduler set (aoapi.SchedulersOf its tags): every slot
+	// must be signed by one of them, whichever member led when it was assigned.
+	schedulers []string
 }
 
 // proc evaluates one process. Whoever holds sem owns def, inst, mem, st and the pending
