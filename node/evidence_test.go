@@ -92,7 +92,6 @@ func TestEquivocationEvidenceServed(t *testing.T) {
 	}
 }
 
-
 // TestConflictSinkProves: a report of two assignments for one slot (ids, or items) becomes stored,
 // verifiable evidence when the node holds both items and the process; a report of a pair
 // signed by a non-member is not.
