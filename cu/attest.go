@@ -2,51 +2,40 @@ package cu
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
-	"strconv"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/store"
 )
 
 // Attestation tag names; ATTESTATION.md documents the format.
 const (
-	TagResultSHA256 = "Result-SHA256"
-	TagMemorySHA256 = "Memory-SHA256"
+	TagResultSHA256 = aoapi.TagResultSHA256
+	TagMemorySHA256 = aoapi.TagMemorySHA256
+	TagMemoryRoot   = aoapi.TagMemoryRoot
 )
+
+// DefaultAttestationFormat is the format a CU signs unless configured otherwise: 2, whose
+// memory hash (Memory-Root, cu/memhash) only re-hashes the pages a message changed.
+const DefaultAttestationFormat = 2
+
+// attestationOf is the attestation of one stored evaluation.
+func (c *CU) attestationOf(rec store.EvalResult) aoapi.Attestation {
+	rs := sha256.Sum256(rec.Result)
+	return aoapi.Attestation{
+		Format: c.cfg.AttestationFormat, Process: rec.Process, Slot: rec.Nonce, Message: rec.MessageID,
+		Cron: rec.Cron, CronSeq: rec.Seq, Timestamp: rec.Timestamp, BlockHeight: rec.BlockHeight,
+		HashChain: rec.HashChain, ResultSHA256: rs[:], Memory: rec.MemorySHA256,
+	}
+}
 
 // attest signs the attestation item of one stored evaluation. Its fields are all derived
 // from the evaluation, so re-evaluating a message yields the same attestation (with a
 // deterministic signer such as ed25519).
 func (c *CU) attest(rec store.EvalResult) ([]byte, error) {
-	rs := sha256.Sum256(rec.Result)
-	tags := []dataitem.Tag{
-		{Name: "Data-Protocol", Value: "ao"},
-		{Name: "Variant", Value: "ao.TN.1"},
-		{Name: "Type", Value: "Attestation"},
-		{Name: "Process", Value: rec.Process},
-		{Name: "Slot", Value: strconv.FormatUint(rec.Nonce, 10)},
-	}
-	if rec.MessageID != "" {
-		tags = append(tags, dataitem.Tag{Name: "Message", Value: rec.MessageID})
-	}
-	if rec.Cron != "" {
-		tags = append(tags,
-			dataitem.Tag{Name: "Cron", Value: rec.Cron},
-			dataitem.Tag{Name: "Cron-Seq", Value: strconv.FormatUint(uint64(rec.Seq), 10)})
-	}
-	tags = append(tags,
-		dataitem.Tag{Name: "Timestamp", Value: strconv.FormatInt(rec.Timestamp, 10)},
-		dataitem.Tag{Name: "Block-Height", Value: strconv.FormatUint(rec.BlockHeight, 10)})
-	if rec.HashChain != "" {
-		tags = append(tags, dataitem.Tag{Name: "Hash-Chain", Value: rec.HashChain})
-	}
-	tags = append(tags,
-		dataitem.Tag{Name: TagResultSHA256, Value: hex.EncodeToString(rs[:])},
-		dataitem.Tag{Name: TagMemorySHA256, Value: hex.EncodeToString(rec.MemorySHA256)})
-	f := dataitem.Fields{Tags: tags}
-	if id, err := dataitem.DecodeID(rec.Process); err == nil {
-		f.Target = id[:]
+	f, err := aoapi.AttestationFields(c.attestationOf(rec))
+	if err != nil {
+		return nil, err
 	}
 	it, err := dataitem.Sign(c.cfg.Signer, f)
 	if err != nil {

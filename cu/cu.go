@@ -81,6 +81,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
 	Logger     *slog.Logger
+	// AttestationFormat is the format of the attestations the CU signs (ATTESTATION.md):
+	// 2 (default), memory hashed as a Merkle root over pages (Memory-Root), or 1, the
+	// SHA-256 of the whole memory (Memory-SHA256) after every message.
+	AttestationFormat int
 	// Clock is the time GET / reports and checkpoints are timed by (the age of the last one,
 	// and the idle wait before one), and the time of the dry-run rate limit and of a paused
 	// process's retry (default: the wall clock). Evaluation never reads it.
@@ -107,6 +111,9 @@ func (c *Config) setDefaults() {
 		c.InstanceBudgetBytes = DefaultInstanceBudgetBytes
 	}
 	c.setLimitDefaults()
+	if c.AttestationFormat == 0 {
+		c.AttestationFormat = DefaultAttestationFormat
+	}
 	if c.CheckpointEvery == 0 {
 		c.CheckpointEvery = 500
 	}
@@ -160,6 +167,8 @@ func (c *Config) Validate() error {
 		c.DryRunConcurrency < 0 || c.DryRunPerProcess < 0 || c.DryRunTimeout < 0 || c.DryRunBurst < 0 ||
 		c.DryRunWait < 0 || c.PauseRetry < 0 || c.MaxPageBytes < 0:
 		return errors.New("cu: negative limit in Config")
+	case c.AttestationFormat < 0 || c.AttestationFormat > 2:
+		return fmt.Errorf("cu: attestation format %d (1 or 2)", c.AttestationFormat)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/aonode/aonode/cu/memhash"
 	"github.com/aonode/aonode/cu/module"
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/node/clock"
@@ -221,18 +222,18 @@ func TestResultShapeAndAttestation(t *testing.T) {
 	if !bytes.Equal(r2.body, raw) || r2.header.Get("Content-Type") != "application/octet-stream" {
 		t.Fatalf("attestation route differs from the header")
 	}
-	// Memory-SHA256 is the memory after the message: /state after the last message must
+	// Memory-Root is the memory after the message: /state after the last message must
 	// match the last message's attestation.
 	last := h.get("/result/" + ids[11] + "?process-id=" + pid)
 	lastRaw, _ := base64.RawURLEncoding.DecodeString(last.header.Get(HeaderAttestation))
 	lastAtt := verifyAttestation(t, lastRaw, pid, 12, ids[11], last.body)
 	st := h.get("/state/" + pid)
 	wantStatus(t, st, 200, "")
-	sum := sha256.Sum256(st.body)
-	if got := lastAtt["Memory-SHA256"]; got != hex.EncodeToString(sum[:]) {
-		t.Fatalf("Memory-SHA256 %s, state hashes to %x", got, sum)
+	sum := memhash.Root(st.body)
+	if got := lastAtt["Memory-Root"]; got != hex.EncodeToString(sum[:]) {
+		t.Fatalf("Memory-Root %s, state hashes to %x", got, sum)
 	}
-	if att["Memory-SHA256"] == lastAtt["Memory-SHA256"] {
+	if att["Memory-Root"] == lastAtt["Memory-Root"] {
 		t.Fatal("memory hash did not change between messages")
 	}
 	if st.header.Get("Last-Ordinate") != "12" || st.header.Get("Last-Timestamp") == "" || st.header.Get("Last-Block-Height") != "1500001" {
@@ -265,7 +266,7 @@ func verifyAttestation(t testing.TB, raw []byte, pid string, slot int, msgID str
 			t.Errorf("attestation tag %s = %q, want %q", k, tags[k], v)
 		}
 	}
-	if len(tags["Memory-SHA256"]) != 64 || tags["Timestamp"] == "" {
+	if len(tags["Memory-Root"]) != 64 || tags["Attestation-Format"] != "2" || tags["Timestamp"] == "" {
 		t.Errorf("attestation tags %v", tags)
 	}
 	if dataitem.EncodeID(it.Target) != pid {
@@ -410,7 +411,7 @@ func TestErrorsKeepMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, _ := it.Tag("Memory-SHA256")
+		v, _ := it.Tag("Memory-Root")
 		return v, r
 	}
 	ma, _ := memOf(a)

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aonode/aonode/cu/memhash"
 	"github.com/aonode/aonode/cu/module"
 	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/store"
@@ -75,6 +76,8 @@ type proc struct {
 	diverged  bool // memory moved past a result that was not buffered
 	// memShared: a snapshot holds the mem buffer, so the next evaluation writes a new one.
 	memShared bool
+	// tree is the page Merkle tree of mem (attestation format 2); invalid when unknown.
+	tree memhash.Tree
 	current   evalRef // what is being evaluated, for the pause status
 	// pendingIDs and pendingDedupe are what the unflushed batch holds for duplicate checks.
 	pendingIDs    map[string]uint64
@@ -423,6 +426,13 @@ func (p *proc) load(ctx context.Context) error {
 		return err
 	}
 	p.def, p.st, p.mem, p.inst = def, st, mem, nil
+	p.tree.Invalidate()
+	if mem != nil && c.cfg.AttestationFormat == 2 {
+		// The checkpoint names its memory by its SHA-256; attestations carry the root.
+		p.tree.Reset(mem)
+		root := p.tree.Root()
+		p.st.MemorySHA = root[:]
+	}
 	p.ckptSHA, p.ckptParts, p.lastCkpt, p.sinceCkpt = head.sha, head.Chunks, p.c.cfg.Clock.Now(), 0
 	p.batch, p.pending = nil, 0
 	clear(p.pendingIDs)
@@ -816,8 +826,23 @@ func isErrorValue(v json.RawMessage) bool {
 	return len(v) > 0 && !bytes.Equal(v, []byte("null"))
 }
 
-// keepMemory copies the instance's memory as the process's memory and hashes it.
+// keepMemory copies the instance's memory as the process's memory and hashes it: the
+// SHA-256 of all of it (attestation format 1), or the page tree's root (format 2), which
+// compares the memory with the previous copy and copies and re-hashes only the pages that
+// changed.
 func (p *proc) keepMemory(mem []byte) {
+	if p.c.cfg.AttestationFormat == 2 {
+		if p.memShared {
+			// A snapshot reads the old buffer: compare against it, write a new one.
+			p.tree.Update(p.mem, mem)
+			p.mem, p.memShared = bytes.Clone(mem), false
+		} else {
+			p.mem, _ = p.tree.CopyUpdate(p.mem, mem)
+		}
+		root := p.tree.Root()
+		p.st.MemorySHA = root[:]
+		return
+	}
 	if p.memShared {
 		// A snapshot reads the old buffer: leave it to the readers.
 		p.mem, p.memShared = nil, false
@@ -846,6 +871,7 @@ func (p *proc) closeInstance(ctx context.Context) {
 func (p *proc) drop(ctx context.Context) {
 	p.closeInstance(ctx)
 	p.def, p.mem, p.batch, p.pending, p.diverged = nil, nil, nil, 0, false
+	p.tree.Invalidate()
 	p.snap.Store(nil)
 	p.memShared = false
 	clear(p.pendingIDs)

@@ -239,7 +239,7 @@ func viewAttestation(rec store.EvalResult) *AttestationView {
 		CU:           a.Address(),
 		Verified:     a.Verify() == nil,
 		ResultSHA256: tagOf(a, "Result-SHA256"),
-		MemorySHA256: tagOf(a, "Memory-SHA256"),
+		MemorySHA256: memoryHashOf(a),
 		Item:         base64.RawURLEncoding.EncodeToString(rec.Attestation),
 	}
 	v.ResultMatches = v.ResultSHA256 == hex.EncodeToString(sum[:])
@@ -410,4 +410,13 @@ func tagsFrom(in []aoapi.Tag) []Tag {
 func tagValue(tags []aoapi.Tag, name string) string {
 	v, _ := aoapi.TagValue(tags, name)
 	return v
+}
+
+// memoryHashOf is the attestation's memory hash, whatever its format (Memory-Root from
+// format 2, Memory-SHA256 before).
+func memoryHashOf(a *dataitem.Item) string {
+	if v := tagOf(a, "Memory-Root"); v != "" {
+		return v
+	}
+	return tagOf(a, "Memory-SHA256")
 }
