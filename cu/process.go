@@ -77,8 +77,8 @@ type proc struct {
 	// memShared: a snapshot holds the mem buffer, so the next evaluation writes a new one.
 	memShared bool
 	// tree is the page Merkle tree of mem (attestation format 2); invalid when unknown.
-	tree memhash.Tree
-	current   evalRef // what is being evaluated, for the pause status
+	tree    memhash.Tree
+	current evalRef // what is being evaluated, for the pause status
 	// pendingIDs and pendingDedupe are what the unflushed batch holds for duplicate checks.
 	pendingIDs    map[string]uint64
 	pendingDedupe map[string]uint64
