@@ -27,6 +27,7 @@ func commands() []command {
 		evalCommand(),
 		moduleCommand(),
 		spawnCommand(), sendCommand(), resultCommand(), resultsCommand(), dryrunCommand(),
+		attestCommand(),
 	}
 }
 

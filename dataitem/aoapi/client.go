@@ -303,6 +303,20 @@ func (c CU) DryRun(ctx context.Context, pid string, msg DryRun) ([]byte, error) 
 	return c.Do(ctx, http.MethodPost, c.Base, "/dry-run", url.Values{"process-id": {pid}}, "application/json", body)
 }
 
+// Attestation reads the raw attestation item of message id (GET /attestation/{id}?process-id=).
+func (c CU) Attestation(ctx context.Context, pid, id string) ([]byte, error) {
+	return c.Do(ctx, http.MethodGet, c.Base, "/attestation/"+url.PathEscape(id), url.Values{"process-id": {pid}}, "", nil)
+}
+
+// Agreement reads GET /agreement/{pid} with q holding slot or message.
+func (c CU) Agreement(ctx context.Context, pid string, q url.Values) (*Agreement, error) {
+	var out Agreement
+	if err := c.call(ctx, http.MethodGet, c.Base, "/agreement/"+url.PathEscape(pid), q, "", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // MU is the API of the MU at Base (e.g. "http://host:port/mu").
 type MU struct {
 	*Client
