@@ -85,6 +85,17 @@ type Config struct {
 	// 2 (default), memory hashed as a Merkle root over pages (Memory-Root), or 1, the
 	// SHA-256 of the whole memory (Memory-SHA256) after every message.
 	AttestationFormat int
+	// OnAttest, when set, receives each attestation the CU signs once its result is durable
+	// (a node gossips it). It must not block. OnEvidence receives the proof of a CU that
+	// signed two different attestations of one evaluation.
+	OnAttest   func(pid string, raw []byte)
+	OnEvidence func(Evidence)
+	// MaxHeldAttestations bounds the evaluations other CUs' attestations are held for
+	// (default DefaultMaxHeldAttestations).
+	MaxHeldAttestations int
+	// TestAlterResult is for tests only: it replaces the result of every message it returns
+	// non-nil for, making a deliberately wrong CU.
+	TestAlterResult func(pid string, nonce uint64, result []byte) []byte
 	// Clock is the time GET / reports and checkpoints are timed by (the age of the last one,
 	// and the idle wait before one), and the time of the dry-run rate limit and of a paused
 	// process's retry (default: the wall clock). Evaluation never reads it.
@@ -113,6 +124,9 @@ func (c *Config) setDefaults() {
 	c.setLimitDefaults()
 	if c.AttestationFormat == 0 {
 		c.AttestationFormat = DefaultAttestationFormat
+	}
+	if c.MaxHeldAttestations == 0 {
+		c.MaxHeldAttestations = DefaultMaxHeldAttestations
 	}
 	if c.CheckpointEvery == 0 {
 		c.CheckpointEvery = 500
@@ -165,7 +179,7 @@ func (c *Config) Validate() error {
 		return errors.New("cu: Config.Runtimes is empty")
 	case c.CheckpointEvery < 0 || c.CommitEvery < 0 || c.InstanceBudgetBytes < 0 || c.MaxDryRunBytes < 0 ||
 		c.DryRunConcurrency < 0 || c.DryRunPerProcess < 0 || c.DryRunTimeout < 0 || c.DryRunBurst < 0 ||
-		c.DryRunWait < 0 || c.PauseRetry < 0 || c.MaxPageBytes < 0:
+		c.DryRunWait < 0 || c.PauseRetry < 0 || c.MaxPageBytes < 0 || c.MaxHeldAttestations < 0:
 		return errors.New("cu: negative limit in Config")
 	case c.AttestationFormat < 0 || c.AttestationFormat > 2:
 		return fmt.Errorf("cu: attestation format %d (1 or 2)", c.AttestationFormat)
@@ -183,6 +197,7 @@ type CU struct {
 	log     *slog.Logger
 	m       *metrics
 	address string
+	agree   *agreement
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -218,6 +233,10 @@ func New(cfg Config) (*CU, error) {
 	if err != nil {
 		return nil, err
 	}
+	agree, err := newAgreement(cfg.Registerer, cfg.MaxHeldAttestations)
+	if err != nil {
+		return nil, err
+	}
 	owner := cfg.Signer.Owner()
 	sum := sha256.Sum256(owner)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -229,6 +248,7 @@ func New(cfg Config) (*CU, error) {
 		items:   cfg.Items,
 		log:     cfg.Logger.With("role", "cu"),
 		m:       m,
+		agree:   agree,
 		address: dataitem.EncodeID(sum[:]),
 		ctx:     ctx,
 		cancel:  cancel,

@@ -34,6 +34,7 @@ func (c *CU) Handler() http.Handler {
 	mux.HandleFunc("GET /state/{pid}", c.route("state", c.handleState))
 	mux.HandleFunc("POST /dry-run", c.route("dry-run", c.handleDryRun))
 	mux.HandleFunc("GET /attestation/{id}", c.route("attestation", c.handleAttestation))
+	mux.HandleFunc("GET /agreement/{pid}", c.route("agreement", c.handleAgreement))
 	if c.cfg.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(c.cfg.Gatherer, promhttp.HandlerOpts{}))
 	}

@@ -82,6 +82,8 @@ type proc struct {
 	// pendingIDs and pendingDedupe are what the unflushed batch holds for duplicate checks.
 	pendingIDs    map[string]uint64
 	pendingDedupe map[string]uint64
+	// pendingRecs are the buffered evaluations, published once durable (agreement.go).
+	pendingRecs []store.EvalResult
 
 	// dirty mirrors sinceCkpt > 0 for the evaluator goroutine, which reads it without sem.
 	dirty atomic.Int64
@@ -434,7 +436,7 @@ func (p *proc) load(ctx context.Context) error {
 		p.st.MemorySHA = root[:]
 	}
 	p.ckptSHA, p.ckptParts, p.lastCkpt, p.sinceCkpt = head.sha, head.Chunks, p.c.cfg.Clock.Now(), 0
-	p.batch, p.pending = nil, 0
+	p.batch, p.pending, p.pendingRecs = nil, 0, nil
 	clear(p.pendingIDs)
 	clear(p.pendingDedupe)
 	p.setCommitted()
@@ -570,6 +572,11 @@ func (p *proc) apply(ctx context.Context, s Scheduled) error {
 	if err != nil {
 		return err
 	}
+	if alter := p.c.cfg.TestAlterResult; alter != nil {
+		if r := alter(p.pid, s.Nonce, res); r != nil {
+			res = r
+		}
+	}
 	rec := store.EvalResult{
 		Process: p.pid, Nonce: s.Nonce, MessageID: s.MessageID,
 		Timestamp: s.Timestamp, BlockHeight: s.BlockHeight, HasError: hasErr, Result: res,
@@ -704,6 +711,7 @@ func (p *proc) record(ctx context.Context, rec store.EvalResult) error {
 		p.diverged = true
 		return err
 	}
+	p.pendingRecs = append(p.pendingRecs, rec)
 	if rec.MessageID != "" {
 		if p.pendingIDs == nil {
 			p.pendingIDs = make(map[string]uint64)
@@ -738,6 +746,9 @@ func (p *proc) flush(ctx context.Context) error {
 	clear(p.pendingIDs)
 	clear(p.pendingDedupe)
 	p.setCommitted()
+	recs := p.pendingRecs
+	p.pendingRecs = nil
+	p.c.attested(recs)
 	return nil
 }
 
@@ -871,6 +882,7 @@ func (p *proc) closeInstance(ctx context.Context) {
 func (p *proc) drop(ctx context.Context) {
 	p.closeInstance(ctx)
 	p.def, p.mem, p.batch, p.pending, p.diverged = nil, nil, nil, 0, false
+	p.pendingRecs = nil
 	p.tree.Invalidate()
 	p.snap.Store(nil)
 	p.memShared = false
