@@ -120,6 +120,7 @@ func (n *Host) startGossip() error {
 		pubsub.WithPeerScore(peerScoreParams(n.penalty.score), peerScoreThresholds()),
 		pubsub.WithRawTracer(n.mesh),
 		pubsub.WithRawTracer(n.penalty),
+		pubsub.WithRawTracer(&n.heard),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(n.onScores), n.cfg.Gossip.ScoreInspectInterval),
 		pubsub.WithDefaultValidator(pubsub.ValidatorEx(n.validate), pubsub.WithValidatorTimeout(n.cfg.Gossip.ValidateTimeout)),
 	)
@@ -163,6 +164,12 @@ func (n *Host) validate(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsu
 	case strings.HasPrefix(topic, processTopicPrefix):
 		kind = "process"
 		res = n.validateProcess(topic[len(processTopicPrefix):], msg)
+	case strings.HasPrefix(topic, attestTopicPrefix):
+		kind = "attest"
+		res = n.validateAttestation(topic[len(attestTopicPrefix):], msg)
+	case topic == TopicAttestEvidence:
+		kind = "attest-evidence"
+		res = n.validateAttestEvidence(msg)
 	default:
 		kind = "unknown"
 	}

@@ -64,6 +64,7 @@ type Host struct {
 	dir        *Directory
 	mesh       *meshTracker
 	penalty    *processPenalty
+	heard      heardProcesses // attest.go
 	checker    processChecker
 	loc        *locations     // ao/1/scheduler-locations (location.go)
 	ev         *evidenceState // ao/1/evidence (evidence.go)
@@ -188,6 +189,7 @@ func NewWithHost(h host.Host, cfg Config, deps Deps) (_ *Host, err error) {
 		dir:        NewDirectory(cfg.Gossip.MaxDirectoryPeers, nil),
 		mesh:       newMeshTracker(),
 		penalty:    newProcessPenalty(time.Now),
+		heard:      heardProcesses{seen: map[string]struct{}{}},
 		bootstrap:  boot,
 		fetchSlots: make(chan struct{}, cfg.Fetch.MaxConcurrentServes),
 		found:      make(chan peer.AddrInfo, 64),

@@ -11,7 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// processPenalty scores invalid messages on process topics.
+// processPenalty scores invalid messages on process topics (and on the attestation topics
+// and the attestation evidence topic, attest.go, counted the same way).
 //
 // GossipSub recomputes every scored topic a peer shares with us on each RPC
 // it receives (and for every forward and gossip decision): with one topic
@@ -97,7 +98,8 @@ func (pp *processPenalty) prune() {
 // a failed validation and messages that break the signature policy. Ignored,
 // throttled and queue-dropped messages are not counted.
 func (pp *processPenalty) RejectMessage(msg *pubsub.Message, reason string) {
-	if !strings.HasPrefix(msg.GetTopic(), processTopicPrefix) && msg.GetTopic() != TopicEvidence {
+	if t := msg.GetTopic(); !strings.HasPrefix(t, processTopicPrefix) && t != TopicEvidence &&
+		!strings.HasPrefix(t, attestTopicPrefix) && t != TopicAttestEvidence {
 		return
 	}
 	switch reason {
