@@ -78,6 +78,15 @@ type Config struct {
 	// StoreBatchDelay lets the store's committer wait this long to gather more batches into
 	// one fsync (0: take what is queued and go).
 	StoreBatchDelay time.Duration
+	// Follow lists processes the CU computes from the start, besides those it is asked
+	// about; FollowAll ("all") among them makes it compute every process it hears of on the
+	// network (peers' topic subscriptions): testnets and watchtowers.
+	Follow []string
+	// ResultQuorum is how many distinct CUs must attest the same Result-SHA256 before the
+	// MU cranks a result's outbox (default 1: the one CU asked).
+	ResultQuorum int
+	// alterResult makes the CU deliberately wrong: tests only.
+	alterResult func(pid string, nonce uint64, result []byte) []byte
 	// P2P, when set (a filled p2p.DefaultConfig), starts a libp2p host: the node announces
 	// itself in the node directory and finds the SUs and CUs it lacks through it, so SUURL
 	// and CUURL may stay empty (see network.go).
@@ -161,6 +170,17 @@ func (c Config) Validate() error {
 	}
 	if c.Signer == nil && c.KeyFile == "" {
 		return errors.New("node: a key file is required")
+	}
+	for _, pid := range c.Follow {
+		if pid == FollowAll {
+			continue
+		}
+		if id, err := dataitem.DecodeID(pid); err != nil || dataitem.EncodeID(id[:]) != pid {
+			return fmt.Errorf("node: follow %q: not a process id (or %q)", pid, FollowAll)
+		}
+	}
+	if c.ResultQuorum < 0 || c.ResultQuorum > 64 {
+		return fmt.Errorf("node: result quorum %d outside 0..64", c.ResultQuorum)
 	}
 	if c.MaxItemBytes < 1024 || c.MaxItemBytes > 1<<30 {
 		return fmt.Errorf("node: MaxItemBytes %d outside 1 KiB..1 GiB", c.MaxItemBytes)

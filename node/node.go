@@ -326,6 +326,11 @@ func (n *Node) buildCU(signer dataitem.Signer) error {
 		Registerer: n.registry,
 		Gatherer:   n.registry,
 		Logger:     n.cfg.Logger,
+		// A deliberately wrong CU, for tests only.
+		TestAlterResult: n.cfg.alterResult,
+	}
+	if n.net != nil {
+		ccfg.OnAttest, ccfg.OnEvidence = n.net.publishAttestation, n.net.publishEvidence
 	}
 	ccfg.Conflicts = n.conflicts
 	n.cfg.Limits.cu(&ccfg)
@@ -333,7 +338,9 @@ func (n *Node) buildCU(signer dataitem.Signer) error {
 	if err != nil {
 		return fmt.Errorf("node: building the CU: %w", err)
 	}
+	n.attestWiring(n.cu)
 	n.followWith(n.cu)
+	n.startFollowing(n.cu)
 	return nil
 }
 

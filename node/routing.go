@@ -29,6 +29,7 @@ func (nw *network) follow(pid string) {
 		return
 	}
 	nw.follows[pid] = sub
+	nw.followAttestations(pid)
 	wake := nw.wake
 	nw.wg.Go(func() {
 		// Pushes come from the process's schedulers: be their neighbour, or the topic may

@@ -402,3 +402,6 @@ func hasRole(roles []string, role string) bool {
 	}
 	return false
 }
+
+// AttestPeers are the peers known to follow the attestation topic of pid.
+func (n *Host) AttestPeers(pid string) []peer.ID { return n.ps.ListPeers(AttestTopic(pid)) }
