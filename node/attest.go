@@ -119,4 +119,3 @@ func (n *Node) startFollowing(c *cu.CU) {
 		}
 	}
 }
-
