@@ -58,6 +58,13 @@ type Config struct {
 	// NoBootCrank disables pulling and cranking the boot result of a spawned process (the
 	// reference's SPAWN_PUSH_ENABLED, on by default here).
 	NoBootCrank bool
+	// ResultQuorum is how many distinct CUs must attest the same Result-SHA256 before a
+	// result's outbox is cranked (default 1: the result of Compute, unchecked). Above 1,
+	// Attesters is required; a step waits up to QuorumWait (default DefaultQuorumWait) for
+	// the quorum, then the task is retried later, as long as it takes (quorum.go).
+	ResultQuorum int
+	QuorumWait   time.Duration
+	Attesters    Attesters
 	// Clock is the time tasks are stamped with and retries and cron polls wait on; tests
 	// pass a manual one (nil: the wall clock).
 	Clock Clock
@@ -82,6 +89,8 @@ func (c Config) Validate() error {
 		return errors.New("mu: config: Compute or CUURL is required")
 	case c.Workers < 0, c.MaxAttempts < 0, c.CronPageSize < 0:
 		return errors.New("mu: config: Workers, MaxAttempts and CronPageSize must not be negative")
+	case c.ResultQuorum < 0 || c.ResultQuorum > 1 && c.Attesters == nil:
+		return errors.New("mu: config: a ResultQuorum above 1 needs Attesters")
 	case c.CronPageSize > 1000:
 		return errors.New("mu: config: CronPageSize above the CU's cap of 1000")
 	case c.RetryBase < 0, c.RetryMax < 0, c.CronInterval < 0, c.RequestTimeout < 0, c.MemberTimeout < 0:
@@ -101,6 +110,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryBase == 0 {
 		c.RetryBase = DefaultRetryBase
+	}
+	if c.ResultQuorum == 0 {
+		c.ResultQuorum = 1
+	}
+	if c.QuorumWait == 0 {
+		c.QuorumWait = DefaultQuorumWait
 	}
 	if c.RetryMax == 0 {
 		c.RetryMax = DefaultRetryMax

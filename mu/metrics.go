@@ -17,10 +17,15 @@ type metrics struct {
 	stepTime *prometheus.HistogramVec // by kind
 	cron     *prometheus.CounterVec   // cron polls by outcome
 	failover prometheus.Counter       // calls moved on to the next SU of a set
+	// quorumWaits counts result steps that ended without a quorum of CUs (quorum.go).
+	quorumWaits prometheus.Counter
 }
 
 func newMetrics() *metrics {
 	return &metrics{
+		quorumWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mu_result_quorum_waits_total", Help: "Result steps that found fewer than --result-quorum CUs attesting one result, retried later.",
+		}),
 		intake: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mu_intake_total", Help: "Items and assignments POSTed to the MU, by type and outcome.",
 		}, []string{"type", "outcome"}),
@@ -56,7 +61,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.intake, m.steps, m.pushed, m.dups, m.dropped, m.dead, m.pending, m.stepTime, m.cron, m.failover}
+	return []prometheus.Collector{m.intake, m.steps, m.pushed, m.dups, m.dropped, m.dead, m.pending, m.stepTime, m.cron, m.failover, m.quorumWaits}
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {

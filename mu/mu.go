@@ -392,11 +392,18 @@ func (m *MU) failed(e *entry, t *task, raw []byte, err error) {
 		m.retryLater(e, m.cfg.RetryMax)
 		return
 	}
-	e.attempts++
 	kind := "unknown"
 	if t != nil {
 		kind = t.Kind.String()
 	}
+	if errors.Is(err, ErrNoQuorum) {
+		// Waiting for CUs to agree is no failure of the task: it waits as long as it takes.
+		m.met.steps.WithLabelValues(kind, "no_quorum").Inc()
+		m.log.Warn("no result quorum yet, retrying", "task", hex.EncodeToString(e.key[:]), "error", err)
+		m.retryLater(e, m.cfg.RetryMax)
+		return
+	}
+	e.attempts++
 	if errors.Is(err, ErrRefused) || e.attempts >= m.cfg.MaxAttempts {
 		m.deadLetter(e, t, raw, err)
 		return
@@ -659,9 +666,14 @@ func (m *MU) stepResult(ctx context.Context, t *task) (stepOut, error) {
 	if done {
 		return stepOut{}, nil
 	}
-	res, err := m.comp.Result(ctx, t.Process, t.Message)
-	if errors.Is(err, ErrNotFound) && t.Alt != "" {
-		res, err = m.comp.Result(ctx, t.Process, t.Alt)
+	var res *Result
+	if m.cfg.ResultQuorum > 1 {
+		res, err = m.quorumResult(ctx, t)
+	} else {
+		res, err = m.comp.Result(ctx, t.Process, t.Message)
+		if errors.Is(err, ErrNotFound) && t.Alt != "" {
+			res, err = m.comp.Result(ctx, t.Process, t.Alt)
+		}
 	}
 	if err != nil {
 		return stepOut{}, err
