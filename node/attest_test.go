@@ -25,11 +25,18 @@ func agreementOf(t *testing.T, n *Node, pid, id string) (aoapi.Agreement, int) {
 // TestThreeCUsAgree runs one SU, one MU and three CUs on real libp2p hosts (loopback). The
 // CUs compute the same process, gossip their attestations, and each one's /cu/agreement
 // lists all three, agreeing. The third CU's evaluator is altered (test-only hook) from slot
-// 2 on: the other two see it diverge.
+// 2 on: the other two see it diverge. The MU, at --result-quorum 2, cranks the two honest
+// CUs' results, never the altered one's; once one honest CU is gone, the split of the two
+// left leaves the next result waiting, not cranked.
 func TestThreeCUsAgree(t *testing.T) {
 	wasm := loopModule(t)
 	su := p2pNode(t, 41, []string{RoleSU})
-	m := p2pNode(t, 40, []string{RoleMU, RoleGateway}, su)
+	mcfg := diskConfig(t)
+	mcfg.Roles = []string{RoleMU, RoleGateway}
+	mcfg.Signer = seedSigner(40)
+	mcfg.P2P = testP2P(su)
+	mcfg.ResultQuorum = 2
+	m := startNode(t, mcfg)
 	var cus []*Node
 	for i := range 3 {
 		cfg := diskConfig(t)
@@ -38,10 +45,13 @@ func TestThreeCUsAgree(t *testing.T) {
 		cfg.P2P = testP2P(su)
 		if i == 2 {
 			cfg.alterResult = func(_ string, nonce uint64, res []byte) []byte {
-				if nonce >= 2 {
-					return []byte(strings.Replace(string(res), `"Output"`, `"Output":"forged","Was"`, 1))
+				switch {
+				case nonce < 2:
+					return nil
+				case strings.Contains(string(res), `"value":"Ping"`):
+					return []byte(strings.ReplaceAll(string(res), `"value":"Ping"`, `"value":"Forged"`))
 				}
-				return nil
+				return []byte(strings.Replace(string(res), `"Output"`, `"Output":"forged","Was"`, 1))
 			}
 		}
 		cus = append(cus, startNode(t, cfg))
@@ -116,6 +126,38 @@ func TestThreeCUsAgree(t *testing.T) {
 		if !contains(body, "aonode_cu_attestation_divergences_total 1") {
 			t.Fatalf("CU %d counts no divergence:\n%s", i, grepLines(string(body), "attestation"))
 		}
+	}
+
+	// Quorum 2 of 3: the honest Ping (the altered CU sends Forged) goes out, and its Pong.
+	atC := newClient(t, cus[0].URL(), nil)
+	client.send(pid, "", "Action", "Relay", "Peer", pid)
+	waitFor(t, "the majority's Ping and the Pong", 60*time.Second, func() string {
+		if s := loopStateOf(t, atC, pid); s.Pings != 1 || s.Pongs != 1 {
+			return fmt.Sprintf("pings %d, pongs %d", s.Pings, s.Pongs)
+		}
+		return ""
+	})
+	waitFor(t, "the MU's queue to drain", 30*time.Second, func() string { return pending(m) })
+	// One honest CU leaves: the two left split on every result from now on.
+	if err := cus[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	relay := client.send(pid, "", "Action", "Relay", "Peer", pid, "Again", "1")
+	for _, c := range []*Node{cus[0], cus[2]} {
+		newClient(t, c.URL(), nil).result(pid, relay)
+	}
+	waitFor(t, "the MU to find no quorum", 30*time.Second, func() string {
+		body := newClient(t, m.URL(), nil).do("GET", "/metrics", "", nil).body
+		return unless(contains(body, `mu_crank_steps_total{kind="result",outcome="no_quorum"}`), "no no_quorum step yet (pending %d):\n%s", m.MU().Pending(), grepLines(string(body), "mu_"))
+	})
+	if s := loopStateOf(t, atC, pid); s.Pings != 1 {
+		t.Fatalf("a split result was cranked: pings %d", s.Pings)
+	}
+	if m.MU().Pending() == 0 {
+		t.Fatal("the split result's task left the queue")
+	}
+	if dead, err := m.MU().DeadLetters(); err != nil || dead != 0 {
+		t.Fatalf("%d dead letters (%v)", dead, err)
 	}
 }
 

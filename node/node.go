@@ -282,6 +282,8 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 			HTTPClient:   n.client,
 			MaxItemBytes: cfg.MaxItemBytes,
 			CronInterval: cfg.CronInterval,
+			ResultQuorum: cfg.ResultQuorum,
+			Attesters:    nodeAttesters{n},
 			Registerer:   n.registry,
 			Logger:       cfg.Logger.With("role", RoleMU),
 		})
