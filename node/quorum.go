@@ -52,8 +52,8 @@ func (a nodeAttesters) Attested(ctx context.Context, pid, id string) ([]mu.Attes
 	api := &aoapi.Client{HTTP: a.n.client, MaxResponseBytes: maxQuorumResultLen}
 	var (
 		lock sync.Mutex
-		out []mu.AttestedResult
-		wg  sync.WaitGroup
+		out  []mu.AttestedResult
+		wg   sync.WaitGroup
 	)
 	sem := make(chan struct{}, quorumConcurrency)
 	for _, u := range a.cuURLs() {
