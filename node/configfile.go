@@ -50,8 +50,20 @@ type File struct {
 	CronInterval time.Duration `yaml:"cron-interval"`
 	CompileCache string        `yaml:"compile-cache"`
 
+	// Follow lists processes the CU computes from the start; "all" computes every process the
+	// node hears of on the network (testnets, watchtowers).
+	Follow []string `yaml:"follow"`
+	MU     FileMU   `yaml:"mu"`
+
 	Limits FileLimits `yaml:"limits"`
 	P2P    FileP2P    `yaml:"p2p"`
+}
+
+// FileMU are the MU's settings.
+type FileMU struct {
+	// ResultQuorum is how many distinct CUs must attest the same Result-SHA256 before the MU
+	// cranks a result's outbox (default 1).
+	ResultQuorum int `yaml:"result-quorum"`
 }
 
 // FileLimits are the node's resource bounds.
@@ -209,6 +221,8 @@ func (f File) Config() Config {
 	c.ShutdownTimeout = f.Limits.ShutdownTimeout
 	c.StoreBatchDelay = f.Limits.StoreBatchDelay
 	c.TrustedMUs = f.TrustedMUs
+	c.Follow = f.Follow
+	c.ResultQuorum = f.MU.ResultQuorum
 	fl := f.Limits
 	c.Limits = Limits{
 		ReadHeaderTimeout: fl.ReadHeaderTimeout, UploadsPerAddr: fl.UploadsPerAddr,

@@ -31,6 +31,9 @@ key: k.json
 data: /abs/data
 http: 127.0.0.1:9100
 cron-interval: 3s
+follow: [all]
+mu:
+  result-quorum: 2
 limits:
   max-item-bytes: 2048
 p2p:
@@ -45,7 +48,8 @@ p2p:
 	}
 	cfg := f.Config()
 	if cfg.KeyFile != filepath.Join(dir, "k.json") || cfg.DataDir != "/abs/data" || cfg.HTTPAddr != "127.0.0.1:9100" ||
-		!slices.Equal(cfg.Roles, []string{"su"}) || cfg.CronInterval != 3*time.Second || cfg.MaxItemBytes != 2048 {
+		!slices.Equal(cfg.Roles, []string{"su"}) || cfg.CronInterval != 3*time.Second || cfg.MaxItemBytes != 2048 ||
+		!slices.Equal(cfg.Follow, []string{FollowAll}) || cfg.ResultQuorum != 2 {
 		t.Fatalf("config: %+v", cfg)
 	}
 	def := DefaultConfig()

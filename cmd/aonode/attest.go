@@ -5,15 +5,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/aonode/aonode/cu/memhash"
 	"github.com/aonode/aonode/dataitem/aoapi"
+	"github.com/aonode/aonode/node"
+	"github.com/aonode/aonode/p2p"
 )
 
 const attestUsage = `attest <subcommand> [flags]
@@ -138,22 +143,28 @@ func runAttestVerify(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 // verifyOne fetches and checks one node's result and attestation.
-func verifyOne(ctx context.Context, nc *nodeClient, node, pid, mid string) verifyRow {
-	row := verifyRow{node: node}
+func verifyOne(ctx context.Context, nc *nodeClient, base, pid, mid string) verifyRow {
+	row, _ := verifyOneBody(ctx, nc, base, pid, mid)
+	return row
+}
+
+// verifyOneBody is verifyOne that also returns the result body.
+func verifyOneBody(ctx context.Context, nc *nodeClient, base, pid, mid string) (verifyRow, []byte) {
+	row := verifyRow{node: base}
 	body, err := nc.cu().ResultBytes(ctx, pid, mid, true)
 	if err != nil {
 		row.status = "result: " + replyError(err).Error()
-		return row
+		return row, nil
 	}
 	raw, err := nc.cu().Attestation(ctx, pid, mid)
 	if err != nil {
 		row.status = "attestation: " + replyError(err).Error()
-		return row
+		return row, nil
 	}
 	a, err := aoapi.ParseAttestation(raw)
 	if err != nil {
 		row.status = err.Error()
-		return row
+		return row, nil
 	}
 	row.cu, row.result, row.memory = a.Signer, hex.EncodeToString(a.ResultSHA256), hex.EncodeToString(a.Memory)
 	sum := sha256.Sum256(body)
@@ -165,7 +176,7 @@ func verifyOne(ctx context.Context, nc *nodeClient, node, pid, mid string) verif
 	default:
 		row.ok, row.status = true, "ok"
 	}
-	return row
+	return row, body
 }
 
 func short(h string) string {
@@ -186,4 +197,51 @@ func (l *stringList) String() string { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error {
 	*l = append(*l, v)
 	return nil
+}
+
+// resultQuorum prints the result of message if quorum distinct CUs the node knows attest it.
+func resultQuorum(ctx context.Context, nc *nodeClient, cf *clientFlags, pid, mid string, quorum int, stdout io.Writer) error {
+	urls := []string{nc.base}
+	var peers node.PeersReply
+	if b, err := nc.api.Do(ctx, http.MethodGet, nc.base, "/peers", nil, "", nil); err == nil && json.Unmarshal(b, &peers) == nil {
+		for _, p := range peers.Peers {
+			if slices.Contains(p.Roles, p2p.RoleCU) && p.URL != "" {
+				urls = append(urls, strings.TrimRight(p.URL, "/"))
+			}
+		}
+	}
+	slices.Sort(urls)
+	urls = slices.Compact(urls)
+	var rows []verifyRow
+	bodies := map[string][]byte{}
+	votes := map[string]map[string]bool{}
+	for _, u := range urls {
+		c := clientFlags{node: u, timeout: cf.timeout}
+		pc, err := c.client()
+		if err != nil {
+			continue
+		}
+		row, body := verifyOneBody(ctx, pc, u, pid, mid)
+		rows = append(rows, row)
+		if !row.ok {
+			continue
+		}
+		if votes[row.result] == nil {
+			votes[row.result] = map[string]bool{}
+		}
+		votes[row.result][row.cu] = true
+		bodies[row.result] = body
+	}
+	for h, cus := range votes {
+		if len(cus) >= quorum {
+			return printJSON(stdout, json.RawMessage(bodies[h]))
+		}
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tCU\tRESULT-SHA256\tSTATUS")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.node, r.cu, short(r.result), r.status)
+	}
+	_ = tw.Flush()
+	return fmt.Errorf("no result is attested by %d distinct CUs (%d asked)", quorum, len(rows))
 }

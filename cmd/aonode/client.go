@@ -602,10 +602,13 @@ func retryable(status int) bool {
 
 // ---- result, results
 
-const resultUsage = `result --message ID --process ID [--node URL]
+const resultUsage = `result --message ID --process ID [--node URL] [--quorum K]
 
 Prints the CU's result of a message (GET {node}/cu/result/{message}?process-id=)
-as aoconnect's result() returns it.`
+as aoconnect's result() returns it. With --quorum K above 1, asks every CU the node
+knows (its own and those GET {node}/peers lists) for the result and its attestation,
+and prints the result only if K distinct CUs attest the same Result-SHA256 (exit
+status 1 otherwise, with the table of what each CU said).`
 
 func resultCommand() command {
 	return command{name: "result", summary: "print the result of a message", run: runResult}
@@ -616,6 +619,7 @@ func runResult(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cf := addClientFlags(fs)
 	message := fs.String("message", "", "message id")
 	process := fs.String("process", "", "process id")
+	quorum := fs.Int("quorum", 1, "distinct CUs that must attest the same result")
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -625,9 +629,15 @@ func runResult(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkID("process", *process); err != nil {
 		return err
 	}
+	if *quorum < 1 || *quorum > 64 {
+		return usageError{"--quorum must be within 1..64"}
+	}
 	nc, err := cf.client()
 	if err != nil {
 		return err
+	}
+	if *quorum > 1 {
+		return resultQuorum(ctx, nc, cf, *process, *message, *quorum, stdout)
 	}
 	b, err := nc.cu().ResultBytes(ctx, *process, *message, false)
 	var e *aoapi.Error

@@ -83,6 +83,11 @@ func addNodeFlags(fs *flag.FlagSet, cfg node.Config, defaultLevel string, withRo
 		f.cfg.TrustedMUs = append(f.cfg.TrustedMUs, splitList(v)...)
 		return nil
 	})
+	fs.Func("follow", `comma-separated process ids the CU computes from the start, or "all": every process the node hears of (watchtowers)`, func(v string) error {
+		f.cfg.Follow = append(f.cfg.Follow, splitList(v)...)
+		return nil
+	})
+	fs.IntVar(&f.cfg.ResultQuorum, "result-quorum", cfg.ResultQuorum, "distinct CUs that must attest the same result before the MU cranks its outbox (1: the one CU asked)")
 	return f
 }
 
