@@ -79,4 +79,3 @@ func TestAttestVerifyAndResultQuorum(t *testing.T) {
 		t.Fatal(r.stdout)
 	}
 }
-
