@@ -170,3 +170,36 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestWatchtowerFollowsAll: a CU run with follow: [all] computes a process nobody asked it
+// about, heard of from another CU's topic subscription, and agrees with that CU.
+func TestWatchtowerFollowsAll(t *testing.T) {
+	wasm := loopModule(t)
+	su := p2pNode(t, 51, []string{RoleSU})
+	m := p2pNode(t, 50, []string{RoleMU, RoleGateway}, su)
+	c := p2pNode(t, 52, []string{RoleCU}, su)
+	wcfg := diskConfig(t)
+	wcfg.Roles = []string{RoleCU}
+	wcfg.Signer = seedSigner(53)
+	wcfg.P2P = testP2P(su, c)
+	wcfg.Follow = []string{FollowAll}
+	w := startNode(t, wcfg)
+	waitFor(t, "the CUs to know the SU and each other", 30*time.Second, func() string {
+		return unless(knows(c, su, p2p.RoleSU) && knows(c, m, p2p.RoleMU) && knows(w, m, p2p.RoleMU) && knows(w, su, p2p.RoleSU) && knows(w, c, p2p.RoleCU) && knows(c, w, p2p.RoleCU), "records missing")
+	})
+	client := newClient(t, m.URL(), seedSigner(20))
+	pid := client.spawn(client.publish(wasm, "wasm32-wasip1-aonode"), su.SU().Address(), "Name", "watched")
+	newClient(t, c.URL(), nil).result(pid, pid)
+	t.Log("booted on the CU")
+	waitFor(t, "the watchtower to follow the process", 30*time.Second, func() string {
+		return unless(slices.Contains(w.Host().AttestPeers(pid), c.Host().ID()), "the CU is not among the watchtower's attestation peers")
+	})
+	t.Log("the watchtower follows")
+	add := client.send(pid, "", "Action", "Add", "N", "3")
+	newClient(t, c.URL(), nil).result(pid, add)
+	t.Log("computed on the CU")
+	waitFor(t, "the watchtower to evaluate the message unasked and hear the CU", 30*time.Second, func() string {
+		ag, code := agreementOf(t, w, pid, add)
+		return unless(code == 200 && len(ag.Attestations) == 2 && ag.Agree, "agreement %d %+v", code, ag)
+	})
+}
