@@ -96,7 +96,7 @@ func (c *CU) ReceiveAttestation(a Attestation) bool {
 	bySigner := g.held[key]
 	if prev, ok := bySigner[a.Signer]; ok {
 		g.mu.Unlock()
-		if !prev.SameEvaluation(a.Attestation) {
+		if !prev.Agrees(a.Attestation) {
 			c.contradiction(Evidence{Signer: a.Signer, Key: key, First: prev.Raw, Second: a.Raw})
 		}
 		g.received.WithLabelValues("duplicate").Inc()
@@ -139,14 +139,8 @@ func (c *CU) contradiction(ev Evidence) {
 func (c *CU) compare(own store.EvalResult, others []Attestation) {
 	mine := c.attestationOf(own)
 	for _, o := range others {
-		if o.SameEvaluation(mine) {
+		if o.Agrees(mine) {
 			continue
-		}
-		if o.Format != mine.Format {
-			// Another format hashes memory differently; only the results compare.
-			if string(o.ResultSHA256) == string(mine.ResultSHA256) {
-				continue
-			}
 		}
 		c.agree.divergences.Inc()
 		c.log.Warn("attestation diverges from this CU's", "process", own.Process, "slot", own.Nonce,
@@ -188,11 +182,14 @@ func (c *CU) Agreement(pid string, slot int64, message string) (aoapi.Agreement,
 		rec, err = c.db.EvalResult(pid, uint64(slot), 0)
 	}
 	var key aoapi.AttestationKey
+	var all []aoapi.Attestation // in the order of out.Attestations
 	switch {
 	case err == nil:
 		key = aoapi.AttestationKey{Process: pid, Slot: rec.Nonce, CronSeq: rec.Seq}
 		out.Slot, out.Message = rec.Nonce, rec.MessageID
-		out.Attestations = append(out.Attestations, agreementEntry(c.attestationOf(rec), c.address, rec.Attestation))
+		mine := c.attestationOf(rec)
+		all = append(all, mine)
+		out.Attestations = append(out.Attestations, agreementEntry(mine, c.address, rec.Attestation))
 	case errors.Is(err, store.ErrNotFound) && slot >= 0:
 		key = aoapi.AttestationKey{Process: pid, Slot: uint64(slot)}
 		out.Slot = uint64(slot)
@@ -237,15 +234,15 @@ func (c *CU) Agreement(pid string, slot int64, message string) (aoapi.Agreement,
 		if out.Message == "" {
 			out.Message = a.Message
 		}
+		all = append(all, a.Attestation)
 		out.Attestations = append(out.Attestations, agreementEntry(a.Attestation, a.Signer, a.Raw))
 	}
 	if len(out.Attestations) == 0 {
 		return out, errorf(ErrNotFound, "no attestation of slot %d in process %s", key.Slot, pid)
 	}
 	out.Agree = true
-	for _, a := range out.Attestations[1:] {
-		first := out.Attestations[0]
-		if a.ResultSHA256 != first.ResultSHA256 || a.MemorySHA256 != first.MemorySHA256 {
+	for _, a := range all[1:] {
+		if !a.Agrees(all[0]) {
 			out.Agree = false
 		}
 	}

@@ -80,7 +80,9 @@ func (m *MU) quorumResult(ctx context.Context, t *task) (*Result, error) {
 				continue
 			}
 			var rs []AttestedResult
-			rs, err = m.cfg.Attesters.Attested(ctx, t.Process, id)
+			actx, cancel := context.WithTimeout(ctx, m.cfg.QuorumWait)
+			rs, err = m.cfg.Attesters.Attested(actx, t.Process, id)
+			cancel()
 			if err != nil {
 				continue
 			}

@@ -247,7 +247,7 @@ func ParseAttestEvidence(data []byte) (*AttestEvidence, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidAttestation, err)
 		}
 	}
-	if as[0].Signer != as[1].Signer || as[0].Key() != as[1].Key() || as[0].SameEvaluation(as[1]) {
+	if as[0].Signer != as[1].Signer || as[0].Key() != as[1].Key() || as[0].Agrees(as[1]) {
 		return nil, fmt.Errorf("%w: the two attestations do not contradict each other", ErrInvalidAttestation)
 	}
 	return &AttestEvidence{First: as[0], Second: as[1], Raw: data}, nil

@@ -59,9 +59,21 @@ func (a Attestation) Key() AttestationKey {
 	return AttestationKey{Process: a.Process, Slot: a.Slot, CronSeq: a.CronSeq}
 }
 
-// SameEvaluation reports whether a and b hash the same result and memory.
+// SameEvaluation reports whether a and b attest the same message (or cron) with the same
+// result and memory hashes.
 func (a Attestation) SameEvaluation(b Attestation) bool {
-	return a.Format == b.Format && string(a.ResultSHA256) == string(b.ResultSHA256) && string(a.Memory) == string(b.Memory)
+	return a.Format == b.Format && a.Message == b.Message && a.Cron == b.Cron &&
+		string(a.ResultSHA256) == string(b.ResultSHA256) && string(a.Memory) == string(b.Memory)
+}
+
+// Agrees reports whether a and b, attestations of one evaluation, agree: the same message
+// and result, and the same memory when both hash it the same way (formats 1 and 2 hash
+// memory differently, so between them only the results compare).
+func (a Attestation) Agrees(b Attestation) bool {
+	if a.Format == b.Format {
+		return a.SameEvaluation(b)
+	}
+	return a.Message == b.Message && a.Cron == b.Cron && string(a.ResultSHA256) == string(b.ResultSHA256)
 }
 
 // AttestationFields are the fields of a's item, tags in ATTESTATION.md's order. The caller
