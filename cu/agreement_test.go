@@ -110,3 +110,26 @@ func TestAgreement(t *testing.T) {
 	wantStatus(t, h.get("/agreement/"+pid+"?slot=99"), 404, "")
 	wantStatus(t, h.get("/agreement/"+pid+"?slot=x"), 400, "")
 }
+
+// TestHeldAttestationsBounded: past MaxHeldAttestations evaluations, the oldest received is
+// forgotten.
+func TestHeldAttestationsBounded(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxHeldAttestations = 2 })
+	defer h.close()
+	pid := h.su.addProcess(h.mod, false)
+	base := aoapi.Attestation{Format: 2, Process: pid, Message: randID(), Timestamp: 1, ResultSHA256: make([]byte, 32), Memory: make([]byte, 32)}
+	for slot := range uint64(3) {
+		a := base
+		a.Slot = 10 + slot
+		h.cu.ReceiveAttestation(signAs(t, otherSigner("B"), a))
+	}
+	h.cu.agree.mu.Lock()
+	n := len(h.cu.agree.held)
+	_, oldest := h.cu.agree.held[aoapi.AttestationKey{Process: pid, Slot: 10}]
+	h.cu.agree.mu.Unlock()
+	if n != 2 || oldest {
+		t.Fatalf("%d held, oldest kept %v", n, oldest)
+	}
+	wantStatus(t, h.get("/agreement/"+pid+"?slot=12"), 200, "")
+	wantStatus(t, h.get("/agreement/"+pid+"?slot=10"), 404, "")
+}

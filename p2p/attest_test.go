@@ -153,3 +153,26 @@ func mustEvidence(t *testing.T, a, b []byte) []byte {
 	}
 	return d
 }
+
+// FuzzParseAttestEvidence: no payload panics; accepted evidence is two disagreeing
+// attestations by one signer of one evaluation.
+func FuzzParseAttestEvidence(f *testing.F) {
+	s := ed25519Signer(f)
+	pid := dataitem.EncodeID(bytes.Repeat([]byte{7}, 32))
+	a, b := signedAttestation(f, s, pid, 1, "x"), signedAttestation(f, s, pid, 1, "y")
+	ev, err := EncodeAttestEvidence(a, b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ev)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ParseAttestEvidence(data)
+		if err != nil {
+			return
+		}
+		if e.First.Signer != e.Second.Signer || e.First.Key() != e.Second.Key() || e.First.Agrees(e.Second) {
+			t.Fatalf("accepted %+v", e)
+		}
+	})
+}
