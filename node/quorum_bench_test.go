@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// TestResultQuorumLatency prints what --result-quorum costs: on a testnet of one SU, one MU
-// and three CUs (real libp2p hosts on loopback, one process), the time from posting a
-// Relay to the MU until the Pong it causes is evaluated, at quorum 1, 2 and 3. A round is
-// three slots (Relay, Ping, Pong) and two cranked outboxes (the Relay's Ping, the Ping's
-// Pong), each waiting for the quorum. Set AONODE_QUORUM_BENCH=1 (AONODE_QUORUM_ROUNDS,
-// default 30).
+// TestResultQuorumLatency prints what --result-quorum costs on a three-node testnet (every
+// node runs every role, real libp2p hosts on loopback in one process; B and C follow every
+// process they hear of): the time from posting a Relay to A's MU until the Pong it causes is
+// evaluated on A, at quorum 1, 2 and 3. A round is three slots (Relay, Ping, Pong) and two
+// cranked outboxes (the Relay's Ping, the Ping's Pong), each waiting for the quorum of CUs.
+// Set AONODE_QUORUM_BENCH=1 (AONODE_QUORUM_ROUNDS, default 30).
 //
 //	AONODE_QUORUM_BENCH=1 go test -count=1 -run TestResultQuorumLatency -v ./node/
 func TestResultQuorumLatency(t *testing.T) {
@@ -30,30 +30,37 @@ func TestResultQuorumLatency(t *testing.T) {
 	var rows []row
 	for q := 1; q <= 3; q++ {
 		t.Run(strconv.Itoa(q), func(t *testing.T) {
-			su := p2pNode(t, byte(60+10*q), []string{RoleSU})
-			mcfg := diskConfig(t)
-			mcfg.Roles = []string{RoleMU, RoleGateway}
-			mcfg.Signer = seedSigner(byte(61 + 10*q))
-			mcfg.P2P = testP2P(su)
-			mcfg.ResultQuorum = q
-			m := startNode(t, mcfg)
-			var cus []*Node
+			var nodes []*Node
 			for i := range 3 {
-				cus = append(cus, p2pNode(t, byte(62+10*q+i), []string{RoleCU}, su))
+				cfg := diskConfig(t)
+				cfg.Roles = AllRoles
+				cfg.Signer = seedSigner(byte(60 + 10*q + i))
+				if i == 0 {
+					cfg.P2P = testP2P()
+					cfg.ResultQuorum = q
+				} else {
+					cfg.P2P = testP2P(nodes[0])
+					cfg.Follow = []string{FollowAll}
+				}
+				nodes = append(nodes, startNode(t, cfg))
 			}
-			waitFor(t, "the MU to know the three CUs", 30*time.Second, func() string {
-				for _, c := range cus {
-					if !knows(m, c, "cu") || !knows(c, su, "su") {
-						return "records missing"
+			m, su, cus := nodes[0], nodes[0], nodes
+			waitFor(t, "the nodes to know each other", 30*time.Second, func() string {
+				for _, a := range nodes {
+					for _, b := range nodes {
+						if a != b && !knows(a, b, "cu") {
+							return "records missing"
+						}
 					}
 				}
 				return ""
 			})
 			client := newClient(t, m.URL(), seedSigner(20))
 			pid := client.spawn(client.publish(wasm, "wasm32-wasip1-aonode"), su.SU().Address(), "Name", "quorum-"+strconv.Itoa(q))
-			for _, c := range cus {
-				newClient(t, c.URL(), nil).result(pid, pid)
-			}
+			newClient(t, m.URL(), nil).result(pid, pid)
+			waitFor(t, "B and C to follow the process", 30*time.Second, func() string {
+				return unless(len(m.Host().AttestPeers(pid)) >= 2, "%d peers on the attestation topic", len(m.Host().AttestPeers(pid)))
+			})
 			waitFor(t, "the MU's queue to drain", 30*time.Second, func() string { return pending(m) })
 			last := func() uint64 {
 				r, err := cus[0].Store().LastEvalResult(pid)
@@ -79,7 +86,7 @@ func TestResultQuorumLatency(t *testing.T) {
 			rows = append(rows, row{q, lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1]})
 		})
 	}
-	fmt.Printf("\n%d rounds per quorum (Relay -> Ping -> Pong: two cranked outboxes)\n", rounds)
+	fmt.Printf("\n3 nodes, every role; %d rounds per quorum (Relay -> Ping -> Pong: two cranked outboxes)\n", rounds)
 	fmt.Printf("%-8s %10s %10s %10s\n", "quorum", "p50", "p90", "max")
 	for _, r := range rows {
 		fmt.Printf("%-8d %10s %10s %10s\n", r.quorum, r.p50.Round(time.Millisecond), r.p90.Round(time.Millisecond), r.max.Round(time.Millisecond))
