@@ -39,17 +39,10 @@ func (n *Node) attestWiring(c *cu.CU) {
 			}
 		}
 	})
-	stop, err := nw.host.SubscribeAttestEvidence(func(ev *p2p.AttestEvidence) {
+	nw.host.OnAttestEvidence(func(ev *p2p.AttestEvidence) {
 		nw.log.Warn("evidence: a CU signed two different attestations of one evaluation", "cu", ev.First.Signer,
 			"process", ev.First.Process, "slot", ev.First.Slot, "cron-seq", ev.First.CronSeq)
 	})
-	if err != nil {
-		nw.log.Warn("subscribing to attestation evidence", "err", err)
-	} else {
-		nw.mu.Lock()
-		nw.stops = append(nw.stops, stop)
-		nw.mu.Unlock()
-	}
 	follow := map[string]bool{}
 	for _, pid := range n.cfg.Follow {
 		follow[pid] = true

@@ -53,11 +53,10 @@ type network struct {
 	clients map[string]*cu.SUClient
 	follows map[string]*p2p.ProcessSubscription
 	// attests are the attestation topics followed, receive the CU's intake of them, attestQ
-	// what the CU signed waiting for gossip, stops what ends other subscriptions (attest.go).
+	// what the CU signed waiting for gossip (attest.go).
 	attests map[string]*p2p.AttestSubscription
 	receive func(cu.Attestation) bool
 	attestQ chan []byte
-	stops   []func()
 	wake    func(pid string) error // the CU's, once built
 	closed  bool
 	ctx     context.Context // ends with close: bounds the followers' dials
@@ -161,17 +160,14 @@ func (nw *network) close() error {
 	nw.closed = true
 	subs := nw.follows
 	nw.follows = map[string]*p2p.ProcessSubscription{}
-	attests, stops := nw.attests, nw.stops
-	nw.attests, nw.stops = map[string]*p2p.AttestSubscription{}, nil
+	attests := nw.attests
+	nw.attests = map[string]*p2p.AttestSubscription{}
 	nw.mu.Unlock()
 	for _, s := range subs {
 		s.Close()
 	}
 	for _, s := range attests {
 		s.Close()
-	}
-	for _, stop := range stops {
-		stop()
 	}
 	nw.wg.Wait()
 	if err := nw.host.Close(); err != nil {

@@ -17,13 +17,11 @@ import (
 	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
-// CU attestations (cu/ATTESTATION.md) are gossiped on one topic per process, and the proof
-// of a CU that signed two different attestations of one evaluation on a topic of its own
-// (kept apart from the SU equivocation evidence so that each has one validator).
-const (
-	attestTopicPrefix   = "ao/1/attest/"
-	TopicAttestEvidence = "ao/1/attest-evidence"
-)
+// CU attestations (cu/ATTESTATION.md) are gossiped on one topic per process. The proof of a
+// CU that signed two different attestations of one evaluation travels on ao/1/evidence beside
+// the SUs' equivocation evidence, as its own type: a bundle of the two items, where the SU's is
+// aoapi.Evidence JSON, so the payload's first byte tells them apart.
+const attestTopicPrefix = "ao/1/attest/"
 
 // AttestTopic is the attestation topic of process pid.
 func AttestTopic(pid string) string { return attestTopicPrefix + pid }
@@ -253,6 +251,11 @@ func ParseAttestEvidence(data []byte) (*AttestEvidence, error) {
 	return &AttestEvidence{First: as[0], Second: as[1], Raw: data}, nil
 }
 
+// isAttestEvidence tells a CU contradiction (an ANS-104 bundle, starting with its 32-byte
+// little-endian item count) from SU equivocation evidence (JSON, starting with '{') on
+// ao/1/evidence.
+func isAttestEvidence(data []byte) bool { return len(data) > 0 && data[0] != '{' }
+
 func (n *Host) validateAttestEvidence(msg *pubsub.Message) pubsub.ValidationResult {
 	ev, err := ParseAttestEvidence(msg.GetData())
 	if err != nil {
@@ -263,7 +266,7 @@ func (n *Host) validateAttestEvidence(msg *pubsub.Message) pubsub.ValidationResu
 	return pubsub.ValidationAccept
 }
 
-// PublishAttestEvidence gossips the proof that a CU contradicted itself.
+// PublishAttestEvidence gossips the proof that a CU contradicted itself on ao/1/evidence.
 func (n *Host) PublishAttestEvidence(ctx context.Context, first, second []byte) error {
 	data, err := EncodeAttestEvidence(first, second)
 	if err != nil {
@@ -272,52 +275,24 @@ func (n *Host) PublishAttestEvidence(ctx context.Context, first, second []byte) 
 	if _, err := ParseAttestEvidence(data); err != nil {
 		return err
 	}
-	pt, err := n.acquireNamed(TopicAttestEvidence, false)
-	if err != nil {
-		return err
+	if n.ev == nil {
+		return ErrClosed
 	}
-	return pt.topic.Publish(ctx, data)
+	return n.ev.topic.Publish(ctx, data)
 }
 
-// SubscribeAttestEvidence calls fn with every verified evidence until the Host closes or
-// the returned stop is called.
-func (n *Host) SubscribeAttestEvidence(fn func(*AttestEvidence)) (stop func(), err error) {
-	pt, err := n.acquireNamed(TopicAttestEvidence, true)
-	if err != nil {
-		return nil, err
+// OnAttestEvidence calls fn (from the host's evidence goroutine: it must not block) with the
+// verified proof of every CU contradiction received by gossip.
+func (n *Host) OnAttestEvidence(fn func(*AttestEvidence)) {
+	n.attestEv.Store(&fn)
+}
+
+// gotAttestEvidence hands received CU evidence to the OnAttestEvidence callback.
+func (n *Host) gotAttestEvidence(ev *AttestEvidence) {
+	n.metrics.evidence.WithLabelValues("attestation").Inc()
+	if fn := n.attestEv.Load(); fn != nil {
+		(*fn)(ev)
 	}
-	sub, err := pt.topic.Subscribe()
-	if err != nil {
-		n.releaseTopic(TopicAttestEvidence)
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(n.ctx)
-	done := make(chan struct{})
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		cancel()
-		sub.Cancel()
-		return nil, ErrClosed
-	}
-	n.wg.Add(1)
-	n.mu.Unlock()
-	go func() {
-		defer n.wg.Done()
-		defer close(done)
-		defer n.releaseTopic(TopicAttestEvidence)
-		defer sub.Cancel()
-		for {
-			msg, err := sub.Next(ctx)
-			if err != nil {
-				return
-			}
-			if ev, ok := msg.ValidatorData.(*AttestEvidence); ok {
-				fn(ev)
-			}
-		}
-	}()
-	return func() { cancel(); <-done }, nil
 }
 
 // heardProcesses learns, from the subscriptions peers announce, which processes the network

@@ -120,17 +120,18 @@ func TestAttestationGossip(t *testing.T) {
 
 	// Evidence: the honest CU's key signs slot 1 twice, differently.
 	got := make(chan *AttestEvidence, 1)
-	stop, err := victim.SubscribeAttestEvidence(func(ev *AttestEvidence) { got <- ev })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	victim.OnAttestEvidence(func(ev *AttestEvidence) {
+		select {
+		case got <- ev:
+		default:
+		}
+	})
 	if _, err := ParseAttestEvidence(mustEvidence(t, good, good)); err == nil {
 		t.Fatal("two equal attestations accepted as evidence")
 	}
 	second := signedAttestation(t, honest.id.Signer, pid, 1, "another result")
 	waitFor(t, 10*time.Second, "the victim on the evidence topic", func() bool {
-		return containsPeer(honest.ps.ListPeers(TopicAttestEvidence), victim.ID())
+		return containsPeer(honest.ps.ListPeers(TopicEvidence), victim.ID())
 	})
 	if err := honest.PublishAttestEvidence(ctx, good, second); err != nil {
 		t.Fatal(err)

@@ -200,6 +200,9 @@ func (n *Host) validateEvidence(msg *pubsub.Message) pubsub.ValidationResult {
 	if n.ev == nil {
 		return pubsub.ValidationIgnore
 	}
+	if isAttestEvidence(msg.GetData()) {
+		return n.validateAttestEvidence(msg) // attest.go
+	}
 	e, err := n.checkEvidence(msg.GetData())
 	switch {
 	case errors.Is(err, errEvidenceUnknown):
@@ -222,6 +225,12 @@ func (n *Host) readEvidence(sub *pubsub.Subscription) {
 		msg, err := sub.Next(n.ctx)
 		if err != nil {
 			return
+		}
+		if ae, ok := msg.ValidatorData.(*AttestEvidence); ok {
+			if msg.ReceivedFrom != n.host.ID() {
+				n.gotAttestEvidence(ae) // attest.go
+			}
+			continue
 		}
 		e, ok := msg.ValidatorData.(*evidence.Evidence)
 		if !ok || msg.ReceivedFrom == n.host.ID() || !n.firstSight(e) {

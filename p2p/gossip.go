@@ -167,9 +167,6 @@ func (n *Host) validate(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsu
 	case strings.HasPrefix(topic, attestTopicPrefix):
 		kind = "attest"
 		res = n.validateAttestation(topic[len(attestTopicPrefix):], msg)
-	case topic == TopicAttestEvidence:
-		kind = "attest-evidence"
-		res = n.validateAttestEvidence(msg)
 	default:
 		kind = "unknown"
 	}

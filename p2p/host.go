@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -65,6 +66,7 @@ type Host struct {
 	mesh       *meshTracker
 	penalty    *processPenalty
 	heard      heardProcesses // attest.go
+	attestEv   atomic.Pointer[func(*AttestEvidence)]
 	checker    processChecker
 	loc        *locations     // ao/1/scheduler-locations (location.go)
 	ev         *evidenceState // ao/1/evidence (evidence.go)

@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer, dirLen, peerCount func() float64) (*m
 		}, []string{"result"}),
 		evidence: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "aonode", Subsystem: "p2p", Name: "evidence_total",
-			Help: "Equivocation evidence found among pushes (push), accepted from ao/1/evidence (gossip) or handed over by the node (local), once per pair.",
+			Help: "Equivocation evidence found among pushes (push), accepted from ao/1/evidence (gossip) or handed over by the node (local), once per pair; CU contradictions received (attestation).",
 		}, []string{"source"}),
 		directory: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "aonode", Subsystem: "p2p", Name: "directory_records",

@@ -12,7 +12,7 @@ import (
 )
 
 // processPenalty scores invalid messages on process topics (and on the attestation topics
-// and the attestation evidence topic, attest.go, counted the same way).
+// (attest.go), counted the same way).
 //
 // GossipSub recomputes every scored topic a peer shares with us on each RPC
 // it receives (and for every forward and gossip decision): with one topic
@@ -98,8 +98,7 @@ func (pp *processPenalty) prune() {
 // a failed validation and messages that break the signature policy. Ignored,
 // throttled and queue-dropped messages are not counted.
 func (pp *processPenalty) RejectMessage(msg *pubsub.Message, reason string) {
-	if t := msg.GetTopic(); !strings.HasPrefix(t, processTopicPrefix) && t != TopicEvidence &&
-		!strings.HasPrefix(t, attestTopicPrefix) && t != TopicAttestEvidence {
+	if t := msg.GetTopic(); !strings.HasPrefix(t, processTopicPrefix) && t != TopicEvidence && !strings.HasPrefix(t, attestTopicPrefix) {
 		return
 	}
 	switch reason {
