@@ -52,6 +52,21 @@ const (
 	KsMUQueue Keyspace = 0x30
 )
 
+// Consensus keyspaces. The Raft log and stable store records belong to this package
+// (raft.go); the consensus package owns the value formats of the others.
+const (
+	// KsRaftLog maps (group, big-endian index) to an encoded raft.Log.
+	KsRaftLog Keyspace = 0x40
+	// KsRaftStable maps (group, key) to a value of Raft's stable store (term, vote).
+	KsRaftStable Keyspace = 0x41
+	// KsConsensusGroups maps a group id to its definition (members), so that groups restart
+	// at boot.
+	KsConsensusGroups Keyspace = 0x42
+	// KsConsensusProcesses maps (group, process id) to nothing: the processes a group orders,
+	// which its snapshots stream.
+	KsConsensusProcesses Keyspace = 0x43
+)
+
 // Valid reports whether ks is one of the declared keyspaces. A role adds its keyspace to this
 // list and nowhere else.
 func (ks Keyspace) Valid() bool {
@@ -60,6 +75,7 @@ func (ks Keyspace) Valid() bool {
 		KsCUResults, KsCUCheckpoints,
 		KsMUQueue,
 		KsEvidence,
+		KsRaftLog, KsRaftStable, KsConsensusGroups, KsConsensusProcesses,
 		KsIndexItems, KsIndexOrder, KsIndexTags, KsIndexOwners, KsIndexRecipients:
 		return true
 	}
