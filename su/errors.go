@@ -29,6 +29,12 @@ type RefusedError struct {
 func (e *RefusedError) Error() string { return e.Msg }
 func (e *RefusedError) Unwrap() error { return e.Reason }
 
+// Refuse builds a *RefusedError: for sequencers outside this package (consensus) whose
+// refusals the HTTP API must answer like its own.
+func Refuse(reason error, format string, args ...any) error {
+	return &RefusedError{Reason: reason, Msg: fmt.Sprintf(format, args...)}
+}
+
 func refuse(reason error, format string, args ...any) error {
 	return &RefusedError{Reason: reason, Msg: fmt.Sprintf(format, args...)}
 }

@@ -1,9 +1,11 @@
 package su
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 )
 
 // Type tag values the SU schedules.
@@ -23,8 +25,8 @@ func typeOf(it *dataitem.Item) (string, bool) {
 // Intake turns a verified Process or Message item into a scheduling request after the
 // stateless checks of the reference write pipeline (ao-protocol §1.3 steps 2 and 6) and
 // aonode's own (tags that are UTF-8 text): a Type tag of Process or Message, a Data-Protocol tag, no "+link" tag, Module and Scheduler tags on
-// a Process. Unlike the reference, a Process whose Scheduler tags do not name self (this SU's
-// address) is refused: this SU would otherwise own a process nobody routes to it.
+// a Process. Unlike the reference, a Process whose scheduler set (aoapi.Schedulers) does not
+// contain self (this SU's address) is refused: this SU would otherwise own a process nobody routes to it.
 func Intake(it *dataitem.Item, self string) (Request, error) {
 	if err := it.CheckTagsUTF8(); err != nil {
 		// The JSON of the SU and the CUs' messages would show U+FFFD, not what was signed.
@@ -60,21 +62,19 @@ func Intake(it *dataitem.Item, self string) (Request, error) {
 		if _, ok := it.Tag("Module"); !ok {
 			return Request{}, refuse(ErrInvalidItem, "Process has no Module tag")
 		}
-		var named []string
-		for _, t := range it.Tags {
-			if t.Name != "Scheduler" {
-				continue
-			}
-			if t.Value == self {
-				return req, nil
-			}
-			named = append(named, t.Value)
-		}
+		// One Scheduler tag per address, or one comma-separated list (as HyperBEAM writes
+		// it): the same set every member derives (aoapi.Schedulers).
+		named := aoapi.Schedulers(it.Tags)
 		if len(named) == 0 {
 			return Request{}, refuse(ErrInvalidItem, "Process has no Scheduler tag")
 		}
-		return Request{}, refuse(ErrWrongScheduler, "Process %s is scheduled by %s, not by this SU (%s)",
-			it.ID(), strings.Join(named, ", "), self)
+		if len(named) > aoapi.MaxSchedulers {
+			return Request{}, refuse(ErrInvalidItem, "Process names %d schedulers (max %d)", len(named), aoapi.MaxSchedulers)
+		}
+		if !slices.Contains(named, self) {
+			return Request{}, refuse(ErrWrongScheduler, "Process %s is scheduled by %s, not by this SU (%s)",
+				it.ID(), strings.Join(named, ", "), self)
+		}
 	}
 	return req, nil
 }

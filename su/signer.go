@@ -49,6 +49,20 @@ func fold(acc, child [48]byte) [48]byte {
 	return sha512.Sum384(pair[:])
 }
 
+// AssignmentSigner builds and signs assignments for one SU key, with the precomputed deep
+// hash of assignmentSigner: the step a replicated sequencer's leader shares with Local.
+type AssignmentSigner struct{ s *assignmentSigner }
+
+// NewAssignmentSigner returns an AssignmentSigner for s.
+func NewAssignmentSigner(s dataitem.Signer) *AssignmentSigner {
+	return &AssignmentSigner{s: newAssignmentSigner(s)}
+}
+
+// Assign is the package-level Assign with this signer's faster signing step.
+func (a *AssignmentSigner) Assign(prev *Head, in Input) (*dataitem.Item, Head, error) {
+	return assign(prev, in, a.s.sign)
+}
+
 // sign builds and signs an assignment. Signers from outside dataitem go through
 // dataitem.Sign, which checks what they return.
 func (a *assignmentSigner) sign(f assignmentFields) (*dataitem.Item, error) {

@@ -338,3 +338,9 @@ func (m MU) Post(ctx context.Context, raw []byte) (MUReceipt, error) {
 	}
 	return out, nil
 }
+
+// Consensus reads GET /consensus/{pid}: the process's Raft group as this member sees it.
+func (s SU) Consensus(ctx context.Context, pid string) (Consensus, error) {
+	var out Consensus
+	return out, s.call(ctx, http.MethodGet, s.Base, "/consensus/"+url.PathEscape(pid), nil, "", nil, &out)
+}

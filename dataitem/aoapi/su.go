@@ -127,3 +127,18 @@ func TagsOf(tags []dataitem.Tag) []Tag {
 	}
 	return out
 }
+
+// Consensus is GET /su/consensus/{process-id}: the Raft group that orders a process with
+// several schedulers, as one member sees it. Leader is "" while none is known; CommitIndex is
+// the group's Raft commit index, LastNonce the process's last committed slot on this member.
+type Consensus struct {
+	Process     string   `json:"process"`
+	Group       string   `json:"group"`
+	Members     []string `json:"members"`
+	Leader      string   `json:"leader"`
+	Term        uint64   `json:"term"`
+	CommitIndex uint64   `json:"commit_index"`
+	LastNonce   uint64   `json:"last_nonce"`
+	// Warning is set for a set that cannot survive the loss of any member (two).
+	Warning string `json:"warning,omitempty"`
+}
