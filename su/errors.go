@@ -18,6 +18,10 @@ var (
 	ErrRequestTooLarge = errors.New("su: request too large")
 )
 
+// ErrUnavailable reports a sequencer that cannot order the request now: a replicated one
+// without a leader or a majority. Writes wait for it to recover; the HTTP API answers 503.
+var ErrUnavailable = errors.New("su: scheduler set unavailable")
+
 // RefusedError is a request the SU will not serve as sent; the client can fix it. The HTTP
 // API answers 400 {"error": Msg} (413 for ErrRequestTooLarge), as the reference does for its
 // business errors.

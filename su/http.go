@@ -137,6 +137,9 @@ func (s *SU) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusRequestTimeout, err.Error())
 	case errors.Is(err, store.ErrTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "Item too large for this SU's store")
+	case errors.Is(err, ErrUnavailable):
+		httplimit.SetRetryAfter(w, time.Second)
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, store.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "Server is shutting down. Please try again later.")
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
@@ -202,7 +205,7 @@ func (s *SU) post(w http.ResponseWriter, r *http.Request) {
 	if q.Has("assign") {
 		id = res.Slot.AssignmentID
 	}
-	writeJSON(w, http.StatusOK, aoapi.Receipt{ID: id, Timestamp: s.opts.Clock()})
+	writeJSON(w, http.StatusOK, aoapi.Receipt{ID: id, Timestamp: s.opts.Clock(), Warning: res.Warning})
 }
 
 // isOwnMessage tells an item that arrived with its slot (a Message to that process) from one

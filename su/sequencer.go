@@ -47,6 +47,9 @@ func (r Request) size() int {
 type Scheduled struct {
 	Slot       store.Slot
 	Assignment *dataitem.Item
+	// Warning is shown to the client with its receipt: a Process whose scheduler set cannot
+	// survive the loss of a member (two schedulers).
+	Warning string
 }
 
 // Sequencer gives requests their slots. The local implementation decides alone; a replicated

@@ -94,6 +94,9 @@ type Timestamp struct {
 type Receipt struct {
 	ID        string `json:"id"`
 	Timestamp int64  `json:"timestamp"`
+	// Warning (aonode only) is set when a Process was accepted with a caveat: a scheduler set
+	// of two stops taking messages when either member is down.
+	Warning string `json:"warning,omitempty"`
 }
 
 // ErrorBody is the body of every refusal: {"error": "..."}.
