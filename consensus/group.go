@@ -546,3 +546,6 @@ func (g *group) complete(pr *proposal) {
 		}
 	}
 }
+
+// raftLeaderState is raft.Leader, named for tests.
+const raftLeaderState = raft.Leader
