@@ -37,8 +37,11 @@ var errBadCall = errors.New("consensus: malformed call")
 
 type enc struct{ b []byte }
 
-func (e *enc) bytes(v []byte) { e.b = binary.AppendUvarint(e.b, uint64(len(v))); e.b = append(e.b, v...) }
-func (e *enc) str(v string)   { e.bytes([]byte(v)) }
+func (e *enc) bytes(v []byte) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(v)))
+	e.b = append(e.b, v...)
+}
+func (e *enc) str(v string) { e.bytes([]byte(v)) }
 
 type dec struct {
 	b   []byte

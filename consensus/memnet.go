@@ -15,7 +15,7 @@ type MemNet struct {
 	mu       sync.Mutex
 	handlers map[string]CallHandler
 	trans    map[string]map[string]*raft.InmemTransport // group -> address -> transport
-	side     map[string]int                            // address -> partition side (0: all)
+	side     map[string]int                             // address -> partition side (0: all)
 }
 
 // NewMemNet returns a network where everyone reaches everyone.
