@@ -111,7 +111,10 @@ func (m *Manager) openGroup(id string, members []string) (*group, error) {
 	cfg.LeaderLeaseTimeout = m.opts.Raft.LeaderLease
 	cfg.CommitTimeout = m.opts.Raft.Commit
 	cfg.MaxAppendEntries = 64
-	cfg.BatchApplyCh = true
+	// An unbuffered apply channel: an entry Raft accepted is always answered (with its
+	// outcome or ErrLeadershipLost); a buffered one can strand futures at shutdown. Entries
+	// are batches already.
+	cfg.BatchApplyCh = false
 	// The store already holds the state a snapshot would restore.
 	cfg.NoSnapshotRestoreOnStart = true
 	cfg.SnapshotThreshold = m.opts.SnapshotThreshold
@@ -166,12 +169,13 @@ func (m *Manager) openGroup(id string, members []string) (*group, error) {
 	return g, nil
 }
 
-// close stops the group: no new proposals, Raft shut down, every waiter answered.
+// close stops the group: no new proposals, every entry in flight decided (Raft answers each
+// while it runs, at the latest when a partitioned leader's lease ends), then Raft shut down.
 func (g *group) close() error {
 	g.cancel()
+	g.wg.Wait()
 	err := g.raft.Shutdown().Error()
 	g.raft.DeregisterObserver(g.obs)
-	g.wg.Wait()
 	if g.leader.Load() && g.m.metrics != nil {
 		g.m.metrics.leaderOf.Dec()
 	}

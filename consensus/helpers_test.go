@@ -271,3 +271,7 @@ func (c *cluster) converge(pid string, min int, within time.Duration) []string {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
