@@ -40,6 +40,41 @@ func DefaultTimeouts() Timeouts {
 	return Timeouts{Heartbeat: 250 * time.Millisecond, Election: 250 * time.Millisecond, LeaderLease: 250 * time.Millisecond, Commit: 10 * time.Millisecond}
 }
 
+// WithDefaults fills the zero fields from DefaultTimeouts (LeaderLease at most Heartbeat).
+func (t Timeouts) WithDefaults() Timeouts {
+	def := DefaultTimeouts()
+	if t.Heartbeat <= 0 {
+		t.Heartbeat = def.Heartbeat
+	}
+	if t.Election <= 0 {
+		t.Election = def.Election
+	}
+	if t.LeaderLease <= 0 {
+		t.LeaderLease = min(def.LeaderLease, t.Heartbeat)
+	}
+	if t.Commit <= 0 {
+		t.Commit = def.Commit
+	}
+	return t
+}
+
+// Validate reports timeouts Raft refuses (after WithDefaults): each at least 5 ms (Commit
+// 1 ms), the lease at most the heartbeat, the election at least the heartbeat.
+func (t Timeouts) Validate() error {
+	t = t.WithDefaults()
+	switch {
+	case t.Heartbeat < 5*time.Millisecond || t.Election < 5*time.Millisecond || t.LeaderLease < 5*time.Millisecond:
+		return errors.New("consensus: raft heartbeat, election and leader-lease timeouts must be at least 5ms")
+	case t.Commit < time.Millisecond:
+		return errors.New("consensus: raft commit timeout must be at least 1ms")
+	case t.LeaderLease > t.Heartbeat:
+		return errors.New("consensus: raft leader-lease timeout must not exceed the heartbeat timeout")
+	case t.Election < t.Heartbeat:
+		return errors.New("consensus: raft election timeout must not be below the heartbeat timeout")
+	}
+	return nil
+}
+
 // Options configure a Manager. DB, Signer and Network are required.
 type Options struct {
 	DB      *store.DB
@@ -100,18 +135,9 @@ func New(opts Options) (*Manager, error) {
 	if opts.BlockHeight == nil {
 		opts.BlockHeight = func() uint64 { return 0 }
 	}
-	def := DefaultTimeouts()
-	if opts.Raft.Heartbeat <= 0 {
-		opts.Raft.Heartbeat = def.Heartbeat
-	}
-	if opts.Raft.Election <= 0 {
-		opts.Raft.Election = def.Election
-	}
-	if opts.Raft.LeaderLease <= 0 {
-		opts.Raft.LeaderLease = min(def.LeaderLease, opts.Raft.Heartbeat)
-	}
-	if opts.Raft.Commit <= 0 {
-		opts.Raft.Commit = def.Commit
+	opts.Raft = opts.Raft.WithDefaults()
+	if err := opts.Raft.Validate(); err != nil {
+		return nil, err
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second

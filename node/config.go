@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"github.com/aonode/aonode/consensus"
 	"log/slog"
 	"net"
 	"net/url"
@@ -98,6 +99,10 @@ type Config struct {
 	// SchedulerLocationTTL is the Time-To-Live of the SU's Scheduler-Location: how long
 	// clients cache it (default DefaultSchedulerLocationTTL). The SU re-signs it well before.
 	SchedulerLocationTTL time.Duration
+	// Raft tunes the Raft groups of processes with several schedulers (needs P2P); zero
+	// fields take consensus.DefaultTimeouts (failover well under a second on a LAN). Raise
+	// them above the members' round trips for a set spread over a WAN.
+	Raft consensus.Timeouts
 	// Clock drives the node's own timers (so far the Scheduler-Location refresh and the
 	// gateway's negative cache); nil is the wall clock.
 	Clock  Clock
@@ -161,6 +166,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("node: role %q given twice", r)
 		}
 		seen[r] = true
+	}
+	if err := c.Raft.Validate(); err != nil {
+		return fmt.Errorf("node: %w", err)
 	}
 	if !c.InMemory && c.DataDir == "" {
 		return errors.New("node: a data directory is required")

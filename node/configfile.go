@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/aonode/aonode/consensus"
 	"io"
 	"os"
 	"path/filepath"
@@ -57,6 +58,16 @@ type File struct {
 
 	Limits FileLimits `yaml:"limits"`
 	P2P    FileP2P    `yaml:"p2p"`
+	Raft   FileRaft   `yaml:"raft"`
+}
+
+// FileRaft are the timeouts of the Raft groups that order processes with several schedulers
+// (consensus.Timeouts; 0 takes the default).
+type FileRaft struct {
+	Heartbeat   time.Duration `yaml:"heartbeat"`
+	Election    time.Duration `yaml:"election"`
+	LeaderLease time.Duration `yaml:"leader-lease"`
+	Commit      time.Duration `yaml:"commit"`
 }
 
 // FileMU are the MU's settings.
@@ -223,6 +234,7 @@ func (f File) Config() Config {
 	c.TrustedMUs = f.TrustedMUs
 	c.Follow = f.Follow
 	c.ResultQuorum = f.MU.ResultQuorum
+	c.Raft = consensus.Timeouts{Heartbeat: f.Raft.Heartbeat, Election: f.Raft.Election, LeaderLease: f.Raft.LeaderLease, Commit: f.Raft.Commit}
 	fl := f.Limits
 	c.Limits = Limits{
 		ReadHeaderTimeout: fl.ReadHeaderTimeout, UploadsPerAddr: fl.UploadsPerAddr,

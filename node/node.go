@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aonode/aonode/consensus"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,6 +40,7 @@ type Node struct {
 	db       *store.DB
 	registry *prometheus.Registry
 	su       *su.SU
+	cons     *consensus.Manager // the Raft groups of multi-scheduler processes (p2p only)
 	cu       *cu.CU
 	mu       *mu.MU
 	closeRT  func(context.Context) error
@@ -239,6 +241,7 @@ func (n *Node) build(ctx context.Context, signer dataitem.Signer) (*http.ServeMu
 			MaxItemBytes:   cfg.MaxItemBytes,
 			Metrics:        m,
 			Pushers:        n.pusherTrust(),
+			Consensus:      consensusStatus(n.cons),
 			MetricsHandler: metrics,
 			Logger:         cfg.Logger.With("role", RoleSU),
 		})
@@ -398,6 +401,12 @@ func (n *Node) stopRoles() error {
 	if n.mu != nil {
 		if err := n.mu.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("node: closing the MU: %w", err))
+		}
+	}
+	if n.cons != nil {
+		// Before the host and the store it runs on.
+		if err := n.cons.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("node: closing consensus: %w", err))
 		}
 	}
 	if n.net != nil {

@@ -40,6 +40,7 @@ func (s *SU) Handler() http.Handler {
 	mux.HandleFunc("GET /timestamp", s.getTimestamp)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /metrics", s.getMetrics)
+	mux.HandleFunc("GET /consensus/{id}", s.getConsensus)
 	mux.HandleFunc("GET /{id}", s.getByID)
 	// /processes/{id} and /{id}/latest overlap on /processes/latest, which ServeMux refuses to
 	// register; the reference matches routes in order, so /processes/ wins.
@@ -510,4 +511,28 @@ func (s *SU) writePage(w http.ResponseWriter, r *http.Request, pid string, q url
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// getConsensus is GET /consensus/{process-id}: the process's Raft group as this member sees
+// it (aoapi.Consensus).
+func (s *SU) getConsensus(w http.ResponseWriter, r *http.Request) {
+	pid := r.PathValue("id")
+	if _, err := dataitem.DecodeID(pid); err != nil {
+		writeError(w, http.StatusBadRequest, "Invalid process id")
+		return
+	}
+	if s.opts.Consensus == nil {
+		writeError(w, http.StatusNotFound, "Process is not ordered by a scheduler set on this SU")
+		return
+	}
+	st, ok, err := s.opts.Consensus.Status(pid)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "Process is not ordered by a scheduler set on this SU")
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }

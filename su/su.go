@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
 	"github.com/aonode/aonode/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -51,10 +52,19 @@ type Options struct {
 	Metrics *Metrics
 	// Registerer receives the SU's metrics when Metrics is nil (nil: not registered).
 	Registerer prometheus.Registerer
+	// Consensus answers GET /consensus/{process-id} for processes ordered by a Raft group;
+	// nil answers 404 for every process.
+	Consensus ConsensusStatus
 	// MetricsHandler serves GET /metrics; nil answers 400 "Metrics not enabled" like the
 	// reference without ENABLE_METRICS.
 	MetricsHandler http.Handler
 	Logger         *slog.Logger
+}
+
+// ConsensusStatus reports the Raft group of a process with several schedulers; ok is false
+// for a process this node orders alone or does not know.
+type ConsensusStatus interface {
+	Status(pid string) (st aoapi.Consensus, ok bool, err error)
 }
 
 // SU is a scheduler unit: intake, sequencing and the reference HTTP API.

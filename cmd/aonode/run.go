@@ -77,6 +77,10 @@ func addNodeFlags(fs *flag.FlagSet, cfg node.Config, defaultLevel string, withRo
 	fs.DurationVar(&f.cfg.SchedulerLocationTTL, "scheduler-location-ttl", cfg.SchedulerLocationTTL, "Time-To-Live of the SU's Scheduler-Location: how long clients cache it")
 	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests get on shutdown")
 	fs.DurationVar(&f.cfg.StoreBatchDelay, "store-batch-delay", cfg.StoreBatchDelay, "how long the store may wait to gather more writes into one fsync")
+	fs.DurationVar(&f.cfg.Raft.Heartbeat, "raft-heartbeat", cfg.Raft.Heartbeat, "Raft heartbeat timeout of multi-scheduler groups: a follower stands for election after 1-2x this without the leader (0: 250ms; raise above WAN round trips)")
+	fs.DurationVar(&f.cfg.Raft.Election, "raft-election", cfg.Raft.Election, "Raft election timeout (0: 250ms; at least --raft-heartbeat)")
+	fs.DurationVar(&f.cfg.Raft.LeaderLease, "raft-leader-lease", cfg.Raft.LeaderLease, "Raft leader lease: a leader cut off from its majority steps down after this (0: 250ms; at most --raft-heartbeat)")
+	fs.DurationVar(&f.cfg.Raft.Commit, "raft-commit", cfg.Raft.Commit, "how soon followers learn a new commit index when no entries flow (0: 10ms)")
 	f.level = fs.String("log-level", defaultLevel, "log level: debug, info, warn or error")
 	addLimitFlags(fs, &f.cfg.Limits)
 	fs.Func("trusted-mu", "comma-separated wallet addresses of other nodes' MUs whose pushes the SU accepts", func(v string) error {
