@@ -190,6 +190,13 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
+// Groups is the number of groups this member runs.
+func (m *Manager) Groups() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.groups)
+}
+
 // Self is this member's scheduler address.
 func (m *Manager) Self() string { return m.self }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/aonode/aonode/consensus"
 	"github.com/aonode/aonode/dataitem"
@@ -106,6 +107,11 @@ type routing struct {
 
 func (r routing) Schedule(ctx context.Context, req su.Request) (su.Scheduled, error) {
 	set, err := r.setOf(req)
+	if err == nil && set == nil && r.cons.Groups() > 0 {
+		// A member may be a few milliseconds behind the leader that just committed the
+		// Process: give it a moment before calling the process unknown.
+		set, err = r.waitSet(ctx, req)
+	}
 	if err != nil {
 		return su.Scheduled{}, err
 	}
@@ -113,6 +119,28 @@ func (r routing) Schedule(ctx context.Context, req su.Request) (su.Scheduled, er
 		return r.cons.Schedule(ctx, req, set)
 	}
 	return r.local.Schedule(ctx, req)
+}
+
+// processWait bounds how long a write for an unknown process waits for the Process to be
+// applied here.
+const processWait = time.Second
+
+func (r routing) waitSet(ctx context.Context, req su.Request) ([]string, error) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.After(processWait)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline:
+			return nil, nil
+		case <-t.C:
+		}
+		if set, err := r.setOf(req); err != nil || set != nil {
+			return set, err
+		}
+	}
 }
 
 func (r routing) setOf(req su.Request) ([]string, error) {
