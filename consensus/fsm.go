@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +46,21 @@ type outcome struct {
 // entryResult is the FSM's response to one log entry: one outcome per record, in order.
 type entryResult struct {
 	Outcomes []outcome
-	Err      error // the entry did not decode
+	Err      error        // the entry did not decode
+	batch    *stagedBatch // the writes of its successful outcomes; wait for durable
+}
+
+// durable waits until the entry's writes are on disk; an error fails every outcome.
+func (r *entryResult) durable(ctx context.Context) error {
+	if r.batch == nil {
+		return nil
+	}
+	select {
+	case <-r.batch.done:
+		return r.batch.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // fsm applies a group's entries to the store. Raft calls Apply, ApplyBatch, Snapshot and Restore
@@ -63,36 +78,160 @@ type fsm struct {
 	// outcome is the one every other member computes).
 	trusted sync.Map // id -> []byte
 
-	heads map[string]su.Head // process -> last applied slot (cache)
+	heads map[string]su.Head // process -> last staged slot (cache)
 	procs map[string]bool    // processes known to be in the group (cache)
+
+	// Applied entries are staged, then made durable by the committer goroutine, which merges
+	// whatever is staged into one store commit: Raft hands the FSM its next batch while the
+	// previous one syncs, and one fsync covers several batches. Until a staged batch is
+	// durable, its messages and slots are visible to the checks through these overlays.
+	commits     chan *stagedBatch
+	stop        chan struct{}
+	done        chan struct{}
+	stagedMu    sync.Mutex
+	stagedMsgs  map[[2]string]int // (process, message) -> staged slots scheduling it
+	stagedSlots map[string]string // process/nonce -> assignment id
+	last        *stagedBatch      // latest staged batch (FSM goroutine only)
+	failed      atomic.Pointer[error]
 
 	applied  atomic.Uint64
 	appliedM sync.Mutex
 	appliedC chan struct{} // closed and replaced whenever applied grows
 }
 
+// stagedBatch is the writes of one ApplyBatch on their way to disk.
+type stagedBatch struct {
+	b     *store.Batch
+	index uint64 // last log index of the batch
+	msgs  [][2]string
+	slots []string
+	done  chan struct{} // closed once durable (or failed)
+	err   error         // set before done is closed
+}
+
 func newFSM(db *store.DB, group string, members []string, log *slog.Logger, m *Metrics) *fsm {
-	return &fsm{
+	f := &fsm{
 		db: db, group: group, prefix: store.GroupPrefix(group), members: members, log: log, metrics: m,
 		heads: map[string]su.Head{}, procs: map[string]bool{}, appliedC: make(chan struct{}),
+		commits: make(chan *stagedBatch, 1024), stop: make(chan struct{}), done: make(chan struct{}),
+		stagedMsgs: map[[2]string]int{}, stagedSlots: map[string]string{},
 	}
+	go f.committer()
+	return f
+}
+
+// close stops the committer after it has written everything staged.
+func (f *fsm) close() {
+	close(f.stop)
+	<-f.done
+}
+
+// committer makes staged batches durable, in order, merging all that are queued into one
+// commit.
+func (f *fsm) committer() {
+	defer close(f.done)
+	for {
+		var first *stagedBatch
+		select {
+		case first = <-f.commits:
+		case <-f.stop:
+			for {
+				select {
+				case sb := <-f.commits:
+					f.commit([]*stagedBatch{sb})
+				default:
+					return
+				}
+			}
+		}
+		group := []*stagedBatch{first}
+	more:
+		for len(group) < 256 {
+			select {
+			case sb := <-f.commits:
+				group = append(group, sb)
+			default:
+				break more
+			}
+		}
+		f.commit(group)
+	}
+}
+
+func (f *fsm) commit(group []*stagedBatch) {
+	start := time.Now()
+	var err error
+	if p := f.failed.Load(); p != nil {
+		err = *p
+	} else {
+		b := group[0].b
+		for _, sb := range group[1:] {
+			b.Merge(sb.b)
+		}
+		if err = f.db.Commit(context.Background(), b); err != nil {
+			// The store refuses every later commit after a failed sync (store.ErrFailed):
+			// this member stops applying and must be restarted; the others go on.
+			f.log.Error("consensus: applying entries failed", "group", f.group, "err", err)
+			err = fmt.Errorf("%w: %w", ErrStoreFailed, err)
+			f.failed.CompareAndSwap(nil, &err)
+		}
+	}
+	f.stagedMu.Lock()
+	for _, sb := range group {
+		for _, k := range sb.msgs {
+			if f.stagedMsgs[k]--; f.stagedMsgs[k] <= 0 {
+				delete(f.stagedMsgs, k)
+			}
+		}
+		for _, k := range sb.slots {
+			delete(f.stagedSlots, k)
+		}
+	}
+	f.stagedMu.Unlock()
+	if err == nil {
+		f.setApplied(group[len(group)-1].index)
+	}
+	for _, sb := range group {
+		sb.err = err
+		close(sb.done)
+	}
+	if f.metrics != nil {
+		f.metrics.applySeconds.Observe(time.Since(start).Seconds())
+	}
+}
+
+// flush waits until everything staged so far is durable.
+func (f *fsm) flush() error {
+	if f.last == nil {
+		return nil
+	}
+	<-f.last.done
+	return f.last.err
 }
 
 // Apply implements raft.FSM.
 func (f *fsm) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l})[0] }
 
-// ApplyBatch implements raft.BatchingFSM: the records of every entry of the batch go into one
-// store batch and one durable commit.
+// ApplyBatch implements raft.BatchingFSM: the records of every entry of the batch are checked
+// and staged into one store batch, which the committer makes durable (the leader answers its
+// clients only then).
 func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
-	start := time.Now()
 	out := make([]interface{}, len(logs))
-	b := f.db.NewBatch()
+	if p := f.failed.Load(); p != nil {
+		for i := range out {
+			out[i] = &entryResult{Err: *p}
+		}
+		if n := len(logs); n > 0 {
+			f.log.Error("consensus: entries not applied, the store failed", "group", f.group, "last", logs[n-1].Index)
+		}
+		return out
+	}
+	sb := &stagedBatch{b: f.db.NewBatch(), done: make(chan struct{})}
 	pending := map[string]su.Head{}
 	msgs := map[[2]string]bool{}
-	var staged []*outcome
 	for i, l := range logs {
+		sb.index = l.Index
 		if l.Type != raft.LogCommand {
-			out[i] = nil
 			continue
 		}
 		recs, err := decodeEntry(l.Data)
@@ -100,40 +239,32 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 			out[i] = &entryResult{Err: err}
 			continue
 		}
-		res := &entryResult{Outcomes: make([]outcome, len(recs))}
+		res := &entryResult{Outcomes: make([]outcome, len(recs)), batch: sb}
 		for j, r := range recs {
-			o := &res.Outcomes[j]
-			*o = f.applyRecord(b, r, pending, msgs)
-			if o.Err == nil && !o.Again {
-				staged = append(staged, o)
+			res.Outcomes[j] = f.applyRecord(sb.b, r, pending, msgs)
+			if o := res.Outcomes[j]; o.Err == nil && !o.Again {
+				sb.slots = append(sb.slots, slotKey(o.Slot.Process, o.Slot.Nonce))
 			}
 		}
 		out[i] = res
 	}
-	if b.Len() > 0 {
-		if err := f.db.Commit(context.Background(), b); err != nil {
-			// The store refuses every later commit after a failed sync (store.ErrFailed): this
-			// member stops applying and must be restarted; the others go on.
-			f.log.Error("consensus: applying entries failed", "group", f.group, "err", err)
-			for _, o := range staged {
-				o.Err = fmt.Errorf("%w: %w", ErrStoreFailed, err)
-			}
-			clear(f.heads)
-			clear(f.procs)
-		} else {
-			for pid, h := range pending {
-				f.heads[pid] = h
-			}
-		}
+	for k := range msgs {
+		sb.msgs = append(sb.msgs, k)
 	}
-	if n := len(logs); n > 0 {
-		f.setApplied(logs[n-1].Index)
+	f.stagedMu.Lock()
+	for _, k := range sb.msgs {
+		f.stagedMsgs[k]++
 	}
-	if f.metrics != nil {
-		f.metrics.applySeconds.Observe(time.Since(start).Seconds())
+	f.stagedMu.Unlock()
+	for pid, h := range pending {
+		f.heads[pid] = h
 	}
+	f.last = sb
+	f.commits <- sb
 	return out
 }
+
+func slotKey(pid string, nonce uint64) string { return pid + "/" + strconv.FormatUint(nonce, 10) }
 
 // setApplied records the last applied index and wakes its waiters.
 func (f *fsm) setApplied(i uint64) {
@@ -234,6 +365,12 @@ func (f *fsm) applyRecord(b *store.Batch, r record, pending map[string]su.Head, 
 	if head != nil && s.Nonce <= head.Nonce {
 		// A re-applied entry (after a restart, or a snapshot newer than the log) is a no-op
 		// when the store holds exactly this slot; anything else at that nonce is a conflict.
+		f.stagedMu.Lock()
+		staged, ok := f.stagedSlots[slotKey(pid, s.Nonce)]
+		f.stagedMu.Unlock()
+		if ok && staged == s.AssignmentID {
+			return outcome{Slot: s, Assignment: r.Assignment, Again: true}
+		}
 		old, err := f.db.Slot(pid, s.Nonce)
 		if err == nil && old.AssignmentID == s.AssignmentID {
 			return outcome{Slot: old, Assignment: r.Assignment, Again: true}
@@ -271,7 +408,10 @@ func (f *fsm) applyRecord(b *store.Batch, r record, pending map[string]su.Head, 
 			return fail(ErrTimestamp, "%s nonce %d: %d < %d", pid, s.Nonce, s.Timestamp, head.Timestamp)
 		}
 		key := [2]string{pid, s.MessageID}
-		if msgs[key] {
+		f.stagedMu.Lock()
+		staged := f.stagedMsgs[key] > 0
+		f.stagedMu.Unlock()
+		if msgs[key] || staged {
 			return fail(ErrScheduled, "%s in %s", s.MessageID, pid)
 		}
 		if dup, err := f.db.HasSlotForMessage(pid, s.MessageID); err != nil {
@@ -288,6 +428,9 @@ func (f *fsm) applyRecord(b *store.Batch, r record, pending map[string]su.Head, 
 		f.procs[pid] = true
 	}
 	msgs[[2]string{pid, s.MessageID}] = true
+	f.stagedMu.Lock()
+	f.stagedSlots[slotKey(pid, s.Nonce)] = s.AssignmentID
+	f.stagedMu.Unlock()
 	pending[pid] = su.Head{Process: pid, Nonce: s.Nonce, Timestamp: s.Timestamp, HashChain: s.HashChain, AssignmentID: s.AssignmentID}
 	return outcome{Slot: s, Assignment: r.Assignment}
 }
@@ -309,7 +452,13 @@ func (f *fsm) forget(ids []string) {
 
 // Snapshot implements raft.FSM. The store is the state, so a snapshot records nothing but
 // Raft's metadata; the snapshot store streams the group's slots when a member needs them.
-func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return emptySnapshot{}, nil }
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	// The snapshot's index must be on disk: entries before it are never applied again.
+	if err := f.flush(); err != nil {
+		return nil, err
+	}
+	return emptySnapshot{}, nil
+}
 
 type emptySnapshot struct{}
 
@@ -323,6 +472,9 @@ const restoreBatch = 256
 // same checks as entries; the slots this member already holds are no-ops.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	if err := f.flush(); err != nil {
+		return err
+	}
 	clear(f.heads)
 	clear(f.procs)
 	rd := newRecordReader(rc)
@@ -346,6 +498,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 			if cerr := f.db.Commit(context.Background(), b); cerr != nil {
 				return fmt.Errorf("consensus: restore: %w", cerr)
 			}
+			// Nothing else is staged while Raft restores (flushed above, same goroutine).
+			f.stagedMu.Lock()
+			clear(f.stagedSlots)
+			f.stagedMu.Unlock()
 			for pid, h := range pending {
 				f.heads[pid] = h
 			}

@@ -39,7 +39,9 @@ func newFSMRig(t *testing.T) *fsmRig {
 		}
 		t.Cleanup(func() { _ = db.Close() })
 		r.dbs = append(r.dbs, db)
-		r.fsms = append(r.fsms, newFSM(db, GroupID(r.set), r.set, quiet(), nil))
+		f := newFSM(db, GroupID(r.set), r.set, quiet(), nil)
+		t.Cleanup(f.close)
+		r.fsms = append(r.fsms, f)
 	}
 	return r
 }
@@ -64,6 +66,9 @@ func (r *fsmRig) apply(recs ...record) []outcome {
 		res := f.ApplyBatch([]*raft.Log{l})[0].(*entryResult)
 		if res.Err != nil {
 			r.t.Fatalf("entry: %v", res.Err)
+		}
+		if err := f.flush(); err != nil {
+			r.t.Fatal(err)
 		}
 		if i == 0 {
 			first = res.Outcomes
@@ -212,12 +217,20 @@ func TestFSMReapplyIsHarmless(t *testing.T) {
 	}
 	for _, f := range r.fsms {
 		f.ApplyBatch(logs)
+		if err := f.flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	before := dump(t, r.dbs[0])
 	// As after a restart: a fresh FSM (empty caches) replays the whole log.
 	for i, db := range r.dbs {
 		f := newFSM(db, GroupID(r.set), r.set, quiet(), nil)
-		for j, res := range f.ApplyBatch(logs) {
+		defer f.close()
+		results := f.ApplyBatch(logs)
+		if err := f.flush(); err != nil {
+			t.Fatal(err)
+		}
+		for j, res := range results {
 			for _, o := range res.(*entryResult).Outcomes {
 				if o.Err != nil || !o.Again {
 					t.Fatalf("member %d entry %d re-applied: %+v", i, j, o)
@@ -253,6 +266,7 @@ func TestFSMSnapshotRestore(t *testing.T) {
 	}
 	defer db.Close()
 	f := newFSM(db, GroupID(r.set), r.set, quiet(), nil)
+	defer f.close()
 	if err := f.Restore(io.NopCloser(bytes.NewReader(buf.Bytes()))); err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +281,7 @@ func TestFSMSnapshotRestore(t *testing.T) {
 	db2, _ := store.Open(store.Options{InMemory: true, Logger: quiet()})
 	defer db2.Close()
 	f2 := newFSM(db2, GroupID(r.set), r.set, quiet(), nil)
+	defer f2.close()
 	if err := f2.Restore(io.NopCloser(bytes.NewReader(buf.Bytes()[:buf.Len()-5]))); err == nil {
 		t.Fatal("truncated snapshot restored")
 	}

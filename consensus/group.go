@@ -98,10 +98,15 @@ func (m *Manager) openGroup(id string, members []string) (*group, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := newFSM(m.opts.DB, id, members, log, m.metrics)
-	snaps := newSnapshotStore(m.opts.DB, rs, f, m.opts.TempDir)
 	trans, err := m.opts.Network.Transport(id, members)
 	if err != nil {
+		return nil, err
+	}
+	f := newFSM(m.opts.DB, id, members, log, m.metrics)
+	snaps := newSnapshotStore(m.opts.DB, rs, f, m.opts.TempDir)
+	fail := func(err error) (*group, error) {
+		_ = trans.Close()
+		f.close()
 		return nil, err
 	}
 	cfg := raft.DefaultConfig()
@@ -122,13 +127,11 @@ func (m *Manager) openGroup(id string, members []string) (*group, error) {
 	cfg.SnapshotInterval = m.opts.SnapshotInterval
 	cfg.Logger = newHCLogger(log, "raft")
 	if err := raft.ValidateConfig(cfg); err != nil {
-		_ = trans.Close()
-		return nil, fmt.Errorf("consensus: raft config: %w", err)
+		return fail(fmt.Errorf("consensus: raft config: %w", err))
 	}
 	has, err := raft.HasExistingState(logs, rs, snaps)
 	if err != nil {
-		_ = trans.Close()
-		return nil, err
+		return fail(err)
 	}
 	if !has {
 		// Every member bootstraps the same configuration, derived from the signed Process
@@ -138,14 +141,12 @@ func (m *Manager) openGroup(id string, members []string) (*group, error) {
 			conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(a), Address: raft.ServerAddress(a)})
 		}
 		if err := raft.BootstrapCluster(cfg, logs, rs, snaps, trans, conf); err != nil {
-			_ = trans.Close()
-			return nil, fmt.Errorf("consensus: bootstrap %s: %w", id, err)
+			return fail(fmt.Errorf("consensus: bootstrap %s: %w", id, err))
 		}
 	}
 	r, err := raft.NewRaft(cfg, f, logs, rs, snaps, trans)
 	if err != nil {
-		_ = trans.Close()
-		return nil, fmt.Errorf("consensus: start raft %s: %w", id, err)
+		return fail(fmt.Errorf("consensus: start raft %s: %w", id, err))
 	}
 	g := &group{
 		m: m, id: id, members: members, log: log,
@@ -176,6 +177,7 @@ func (g *group) close() error {
 	g.wg.Wait()
 	err := g.raft.Shutdown().Error()
 	g.raft.DeregisterObserver(g.obs)
+	g.fsm.close()
 	if g.leader.Load() && g.m.metrics != nil {
 		g.m.metrics.leaderOf.Dec()
 	}
@@ -522,6 +524,16 @@ func (g *group) complete(pr *proposal) {
 		g.m.metrics.commitSeconds.Observe(time.Since(pr.start).Seconds())
 	}
 	res, _ := pr.fut.Response().(*entryResult)
+	if res != nil && res.Err == nil {
+		// Acknowledged only once the slots are on this member's disk.
+		if err := res.durable(context.Background()); err != nil {
+			g.broken.Store(true)
+			for _, p := range pr.waiters {
+				done(p, su.Scheduled{}, 0, retry("apply: %v", err))
+			}
+			return
+		}
+	}
 	if res == nil || res.Err != nil || len(res.Outcomes) != len(pr.waiters) {
 		g.broken.Store(true)
 		for _, p := range pr.waiters {

@@ -143,3 +143,12 @@ func (l limits) measure(b *Batch) (size, error) {
 	}
 	return s, nil
 }
+
+// Merge appends the writes of o to b (o must not be used afterwards): a caller that staged
+// several batches commits them as one, all or nothing, with one sync.
+func (b *Batch) Merge(o *Batch) {
+	if o.err != nil {
+		b.setErr(o.err)
+	}
+	b.ops = append(b.ops, o.ops...)
+}

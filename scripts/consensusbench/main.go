@@ -37,6 +37,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func main() {
@@ -71,18 +72,50 @@ type bench struct {
 	timeout consensus.Timeouts
 	log     *slog.Logger
 	procs   []string // processes of the group, newest first (Status needs one)
+
+	metrics    [3]*consensus.Metrics
+	regs       [3]*prometheus.Registry
+	pipeline   int
+	maxRecords int
+	verbose    bool
+	runs       int
+}
+
+// stats prints the leader's consensus histograms (mean values), with -v.
+func (b *bench) stats(l int) {
+	if !b.verbose {
+		return
+	}
+	mfs, _ := b.regs[l].Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if h := m.GetHistogram(); h != nil && h.GetSampleCount() > 0 {
+				fmt.Printf("    %s: n=%d mean=%.4g\n", mf.GetName(), h.GetSampleCount(), h.GetSampleSum()/float64(h.GetSampleCount()))
+			}
+		}
+	}
 }
 
 func (b *bench) start(i int) error {
 	m := b.members[i]
 	o := store.DefaultOptions(m.dir)
 	o.Logger = b.log
+	if b.verbose && b.regs[i] != nil {
+		o.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"run": strconv.Itoa(b.runs)}, b.regs[i])
+		b.runs++
+	}
 	db, err := store.Open(o)
 	if err != nil {
 		return err
 	}
+	if b.metrics[i] == nil {
+		b.regs[i] = prometheus.NewRegistry()
+		if b.metrics[i], err = consensus.NewMetrics(b.regs[i]); err != nil {
+			return err
+		}
+	}
 	mgr, err := consensus.New(consensus.Options{
-		DB: db, Signer: m.signer, Raft: b.timeout, Logger: b.log, TempDir: m.dir,
+		DB: db, Signer: m.signer, Raft: b.timeout, Logger: b.log, TempDir: m.dir, Metrics: b.metrics[i], Pipeline: b.pipeline, MaxEntryRecords: b.maxRecords,
 		Network: consensus.NewLibp2p(m.host, m.addr, b.peers, consensus.Libp2pOptions{Logger: b.log}),
 	})
 	if err != nil {
@@ -213,6 +246,7 @@ func (b *bench) throughput(mode string, clients int, d time.Duration, perClient 
 	}
 	wg.Wait()
 	el, c1 := time.Since(t0), cpu()
+	b.stats(l)
 	if e := errs.Load(); e > 0 {
 		return row{}, fmt.Errorf("%d writes failed", e)
 	}
@@ -263,6 +297,9 @@ func run() error {
 	hb := flag.Duration("raft-heartbeat", 0, "Raft heartbeat timeout (0: default)")
 	el := flag.Duration("raft-election", 0, "Raft election timeout (0: default)")
 	lease := flag.Duration("raft-leader-lease", 0, "Raft leader lease (0: default)")
+	pipeline := flag.Int("pipeline", 0, "entries a leader has in flight (0: default)")
+	maxRecords := flag.Int("max-entry-records", 0, "slots per Raft entry at most (0: default)")
+	verbose := flag.Bool("v", false, "print the leader's consensus histograms after each row")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the throughput runs to this file")
 	flag.Parse()
 	var clients []int
@@ -279,9 +316,10 @@ func run() error {
 	}
 	defer os.RemoveAll(tmp)
 	b := &bench{
-		peers:   &peers{byAddr: map[string]peer.AddrInfo{}, byPeer: map[peer.ID]string{}},
-		timeout: consensus.Timeouts{Heartbeat: *hb, Election: *el, LeaderLease: *lease}.WithDefaults(),
-		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		peers:    &peers{byAddr: map[string]peer.AddrInfo{}, byPeer: map[peer.ID]string{}},
+		timeout:  consensus.Timeouts{Heartbeat: *hb, Election: *el, LeaderLease: *lease}.WithDefaults(),
+		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		pipeline: *pipeline, maxRecords: *maxRecords, verbose: *verbose,
 	}
 	_, ok, _ := ed25519.GenerateKey(nil)
 	b.owner = dataitem.NewEd25519Signer(ok)
