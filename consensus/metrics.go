@@ -1,7 +1,7 @@
 package consensus
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -60,12 +60,8 @@ func NewMetrics(r prometheus.Registerer) (*Metrics, error) {
 	m.registerer = r
 	for _, c := range []prometheus.Collector{m.leaderChanges, m.applySeconds, m.commitSeconds, m.forwarded, m.entryRecords, m.groups, m.leaderOf} {
 		if err := r.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				continue
-			}
 			m.Unregister()
-			return nil, err
+			return nil, fmt.Errorf("consensus: metrics: %w", err)
 		}
 		m.registered = append(m.registered, c)
 	}
