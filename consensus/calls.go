@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aonode/aonode/dataitem"
@@ -18,6 +19,10 @@ import (
 const (
 	callForward  = 1
 	callAnnounce = 2
+	// callForwardBatch carries several forwarded writes at once: a follower sends what queued
+	// up while its previous call was out, so a busy follower opens one stream per batch.
+	callForwardBatch = 3
+	maxForwardBatch  = 256
 
 	statusOK      = 0
 	statusRefused = 1
@@ -90,6 +95,21 @@ func (d *dec) byte() byte {
 func encodeForward(group string, req su.Request) []byte {
 	e := &enc{b: []byte{callForward}}
 	e.str(group)
+	encodeRequest(e, req)
+	return e.b
+}
+
+func encodeForwardBatch(group string, reqs []su.Request) []byte {
+	e := &enc{b: []byte{callForwardBatch}}
+	e.str(group)
+	e.b = binary.AppendUvarint(e.b, uint64(len(reqs)))
+	for _, r := range reqs {
+		encodeRequest(e, r)
+	}
+	return e.b
+}
+
+func encodeRequest(e *enc, req su.Request) {
 	e.str(req.Process)
 	e.str(req.Message)
 	e.b = binary.AppendUvarint(e.b, uint64(len(req.Exclude)))
@@ -101,7 +121,6 @@ func encodeForward(group string, req su.Request) []byte {
 		raw = req.Item.Raw()
 	}
 	e.bytes(raw)
-	return e.b
 }
 
 func encodeAnnounce(process []byte) []byte {
@@ -134,6 +153,8 @@ func (m *Manager) handleCall(ctx context.Context, from string, req []byte) ([]by
 		return answer(statusOK, nil), nil
 	case callForward:
 		return m.serveForward(ctx, from, d), nil
+	case callForwardBatch:
+		return m.serveForwardBatch(ctx, from, d), nil
 	}
 	return answer(statusError, func(e *enc) { e.str("unknown call") }), nil
 }
@@ -152,11 +173,8 @@ func (m *Manager) learn(from string, raw []byte) error {
 	return err
 }
 
-// serveForward proposes a write a follower forwarded. It does not forward again: a member
-// that no longer leads answers "retry", and the follower asks the leader it sees next.
-func (m *Manager) serveForward(ctx context.Context, from string, d *dec) []byte {
-	retryAnswer := func(msg string) []byte { return answer(statusRetry, func(e *enc) { e.str(msg) }) }
-	gid := d.str(64)
+// decodeRequest reads one forwarded request; raw is its item's bytes (nil for an assign).
+func decodeRequest(d *dec) (su.Request, []byte) {
 	req := su.Request{Process: d.str(64), Message: d.str(64)}
 	n := d.uvarint()
 	if n > maxExclude {
@@ -165,10 +183,60 @@ func (m *Manager) serveForward(ctx context.Context, from string, d *dec) []byte 
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		req.Exclude = append(req.Exclude, d.str(256))
 	}
-	raw := d.bytes(maxItemBytes)
+	return req, d.bytes(maxItemBytes)
+}
+
+// serveForward proposes a write a follower forwarded. It does not forward again: a member
+// that no longer leads answers "retry", and the follower asks the leader it sees next.
+func (m *Manager) serveForward(ctx context.Context, from string, d *dec) []byte {
+	gid := d.str(64)
+	req, raw := decodeRequest(d)
 	if d.err != nil || len(d.b) != 0 {
 		return answer(statusError, func(e *enc) { e.str("malformed forward") })
 	}
+	return m.serveOne(ctx, from, gid, req, raw)
+}
+
+// serveForwardBatch proposes a batch of forwarded writes together (they share entries) and
+// answers each.
+func (m *Manager) serveForwardBatch(ctx context.Context, from string, d *dec) []byte {
+	gid := d.str(64)
+	n := d.uvarint()
+	if n == 0 || n > maxForwardBatch {
+		d.err = errBadCall
+	}
+	type one struct {
+		req su.Request
+		raw []byte
+	}
+	var reqs []one
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		req, raw := decodeRequest(d)
+		reqs = append(reqs, one{req, raw})
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return answer(statusError, func(e *enc) { e.str("malformed forward batch") })
+	}
+	answers := make([][]byte, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = m.serveOne(ctx, from, gid, r.req, r.raw)
+		}()
+	}
+	wg.Wait()
+	return answer(statusOK, func(e *enc) {
+		e.b = binary.AppendUvarint(e.b, uint64(len(answers)))
+		for _, a := range answers {
+			e.bytes(a)
+		}
+	})
+}
+
+func (m *Manager) serveOne(ctx context.Context, from, gid string, req su.Request, raw []byte) []byte {
+	retryAnswer := func(msg string) []byte { return answer(statusRetry, func(e *enc) { e.str(msg) }) }
 	if len(raw) > 0 {
 		it, err := dataitem.ParseVerified(raw)
 		if err != nil {
@@ -213,10 +281,108 @@ func (m *Manager) serveForward(ctx context.Context, from string, d *dec) []byte 
 	})
 }
 
+// fwdReq is a write waiting to be forwarded in the next batch.
+type fwdReq struct {
+	req    su.Request
+	leader string
+	done   chan struct{}
+	resp   []byte
+	err    error
+}
+
+// forwarders is how many forward batches a follower has out at once per group.
+const forwarders = 4
+
+// forwarder sends the queued writes to the leader in batches.
+func (g *group) forwarder() {
+	defer g.wg.Done()
+	for {
+		var first *fwdReq
+		select {
+		case <-g.ctx.Done():
+			return
+		case first = <-g.fwd:
+		}
+		batch := []*fwdReq{first}
+	more:
+		for len(batch) < maxForwardBatch {
+			select {
+			case f := <-g.fwd:
+				if f.leader != first.leader {
+					f.finish(nil, retry("leader changed"))
+					continue
+				}
+				batch = append(batch, f)
+			default:
+				break more
+			}
+		}
+		g.sendBatch(first.leader, batch)
+	}
+}
+
+func (f *fwdReq) finish(resp []byte, err error) {
+	f.resp, f.err = resp, err
+	close(f.done)
+}
+
+func (g *group) sendBatch(leader string, batch []*fwdReq) {
+	ctx, cancel := context.WithTimeout(g.ctx, g.m.opts.WriteTimeout)
+	defer cancel()
+	if len(batch) == 1 {
+		resp, err := g.m.opts.Network.Call(ctx, leader, encodeForward(g.id, batch[0].req))
+		batch[0].finish(resp, err)
+		return
+	}
+	reqs := make([]su.Request, len(batch))
+	for i, f := range batch {
+		reqs[i] = f.req
+	}
+	resp, err := g.m.opts.Network.Call(ctx, leader, encodeForwardBatch(g.id, reqs))
+	if err != nil {
+		for _, f := range batch {
+			f.finish(nil, err)
+		}
+		return
+	}
+	d := &dec{b: resp}
+	status := d.byte()
+	n := d.uvarint()
+	if d.err != nil || status != statusOK || n != uint64(len(batch)) {
+		for _, f := range batch {
+			f.finish(resp, nil) // the leader's error answer, for each
+		}
+		return
+	}
+	for _, f := range batch {
+		a := d.bytes(maxCallBytes)
+		if d.err != nil {
+			f.finish(nil, errBadCall)
+			continue
+		}
+		f.finish(a, nil)
+	}
+}
+
 // forward sends req to the leader and returns its answer once this member has applied the
 // entry too (so that a client reading here next sees its slot), or after a short wait.
 func (g *group) forward(ctx context.Context, leader string, req su.Request) (su.Scheduled, error) {
-	resp, err := g.m.opts.Network.Call(ctx, leader, encodeForward(g.id, req))
+	f := &fwdReq{req: req, leader: leader, done: make(chan struct{})}
+	select {
+	case g.fwd <- f:
+	case <-ctx.Done():
+		return su.Scheduled{}, ctx.Err()
+	case <-g.ctx.Done():
+		return su.Scheduled{}, retry("group stopped")
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return su.Scheduled{}, ctx.Err()
+	case <-g.ctx.Done():
+		return su.Scheduled{}, retry("group stopped")
+	}
+	resp, err := f.resp, f.err
 	if err != nil {
 		g.m.countForward("unreachable")
 		return su.Scheduled{}, retry("forward to %s: %v", leader, err)

@@ -72,6 +72,7 @@ type group struct {
 
 	reqs     chan *pending
 	inflight chan *proposal
+	fwd      chan *fwdReq
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -153,6 +154,7 @@ func (m *Manager) openGroup(id string, members []string) (*group, error) {
 		raft: r, fsm: f, trans: trans, snaps: snaps,
 		reqs:     make(chan *pending, 4096),
 		inflight: make(chan *proposal, m.opts.Pipeline),
+		fwd:      make(chan *fwdReq, 1024),
 		heads:    map[string]*su.Head{},
 		byMsg:    map[[2]string]*pending{},
 		obsCh:    make(chan raft.Observation, 16),
@@ -163,10 +165,13 @@ func (m *Manager) openGroup(id string, members []string) (*group, error) {
 	})
 	r.RegisterObserver(g.obs)
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	g.wg.Add(3)
+	g.wg.Add(3 + forwarders)
 	go g.builder()
 	go g.completer()
 	go g.watch()
+	for range forwarders {
+		go g.forwarder()
+	}
 	return g, nil
 }
 
