@@ -89,9 +89,9 @@ type fsm struct {
 	stop        chan struct{}
 	done        chan struct{}
 	stagedMu    sync.Mutex
-	stagedMsgs  map[[2]string]int // (process, message) -> staged slots scheduling it
-	stagedSlots map[string]string // process/nonce -> assignment id
-	last        *stagedBatch      // latest staged batch (FSM goroutine only)
+	stagedMsgs  map[[2]string]int           // (process, message) -> staged slots scheduling it
+	stagedSlots map[string]string           // process/nonce -> assignment id
+	last        atomic.Pointer[stagedBatch] // latest staged batch
 	failed      atomic.Pointer[error]
 
 	applied  atomic.Uint64
@@ -202,11 +202,12 @@ func (f *fsm) commit(group []*stagedBatch) {
 
 // flush waits until everything staged so far is durable.
 func (f *fsm) flush() error {
-	if f.last == nil {
+	last := f.last.Load()
+	if last == nil {
 		return nil
 	}
-	<-f.last.done
-	return f.last.err
+	<-last.done
+	return last.err
 }
 
 // Apply implements raft.FSM.
@@ -259,7 +260,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	for pid, h := range pending {
 		f.heads[pid] = h
 	}
-	f.last = sb
+	f.last.Store(sb)
 	f.commits <- sb
 	return out
 }

@@ -372,6 +372,12 @@ func (g *group) ready() error {
 		g.broken.Store(true)
 		return retry("barrier: %v", err)
 	}
+	// The barrier is applied once the FSM has staged every earlier entry; the heads are
+	// read from the store, so wait until those are on disk too.
+	if err := g.fsm.flush(); err != nil {
+		g.broken.Store(true)
+		return retry("apply: %v", err)
+	}
 	clear(g.heads)
 	g.readyTerm = term
 	return nil
