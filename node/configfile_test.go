@@ -166,3 +166,22 @@ func TestShippedConfigs(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadFileRaftTimeouts(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "n.yaml", "raft:\n  heartbeat: 1s\n  election: 2s\n  leader-lease: 500ms\n  commit: 20ms\n")
+	f, err := LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.Config().Raft
+	if r.Heartbeat != time.Second || r.Election != 2*time.Second || r.LeaderLease != 500*time.Millisecond || r.Commit != 20*time.Millisecond {
+		t.Fatalf("raft timeouts %+v", r)
+	}
+	cfg := f.Config()
+	cfg.Raft.LeaderLease = 3 * time.Second // above the heartbeat
+	cfg.InMemory = true
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "leader-lease") {
+		t.Fatalf("Validate of a lease above the heartbeat: %v", err)
+	}
+}
