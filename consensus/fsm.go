@@ -66,12 +66,13 @@ func (r *entryResult) durable(ctx context.Context) error {
 // fsm applies a group's entries to the store. Raft calls Apply, ApplyBatch, Snapshot and Restore
 // from one goroutine, which owns heads and procs.
 type fsm struct {
-	db      *store.DB
-	group   string
-	prefix  []byte
-	members []string
-	log     *slog.Logger
-	metrics *Metrics
+	db        *store.DB
+	group     string
+	prefix    []byte
+	members   []string
+	log       *slog.Logger
+	metrics   *Metrics
+	conflicts ConflictSink
 
 	// trusted holds assignments this node signed itself as leader, by id: an entry record with
 	// the exact same bytes needs no signature check (a correctly signed item verifies, so the
@@ -376,6 +377,9 @@ func (f *fsm) applyRecord(b *store.Batch, r record, pending map[string]su.Head, 
 		if err == nil && old.AssignmentID == s.AssignmentID {
 			return outcome{Slot: old, Assignment: r.Assignment, Again: true}
 		}
+		if err == nil {
+			f.conflict(a, old.AssignmentID)
+		}
 		return fail(ErrNonce, "%s nonce %d, last is %d", pid, s.Nonce, head.Nonce)
 	}
 	if s.Nonce == 0 {
@@ -434,6 +438,24 @@ func (f *fsm) applyRecord(b *store.Batch, r record, pending map[string]su.Head, 
 	f.stagedMu.Unlock()
 	pending[pid] = su.Head{Process: pid, Nonce: s.Nonce, Timestamp: s.Timestamp, HashChain: s.HashChain, AssignmentID: s.AssignmentID}
 	return outcome{Slot: s, Assignment: r.Assignment}
+}
+
+// conflict reports a verified, member-signed assignment for a slot the store holds with
+// another assignment: two signed assignments for one slot are evidence.
+func (f *fsm) conflict(a *dataitem.Item, storedID string) {
+	f.log.Warn("consensus: entry carries a second assignment for a stored slot", "assignment", a.ID(), "stored", storedID)
+	if f.conflicts == nil {
+		return
+	}
+	raw, err := f.db.Item(storedID)
+	if err != nil {
+		return
+	}
+	stored, err := dataitem.Parse(raw)
+	if err != nil {
+		return
+	}
+	f.conflicts.AssignmentPair(stored, a)
 }
 
 func (f *fsm) isTrusted(a *dataitem.Item) bool {

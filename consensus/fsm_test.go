@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"testing"
 
 	"github.com/aonode/aonode/dataitem"
@@ -179,9 +180,24 @@ func TestFSMIdenticalStoresAndRefusals(t *testing.T) {
 		{"process of another set", otherRec, ErrWrongSet},
 		{"process unknown", record{Assignment: r.assignment(r.keys[0], otherSet.ID(), 1, nextChain, 2000, fresh.ID()).Raw(), Item: fresh.Raw()}, ErrNonce},
 	}
+	sinks := make([]*pairSink, len(r.fsms))
+	for i, f := range r.fsms {
+		sinks[i] = &pairSink{}
+		f.conflicts = sinks[i]
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			counts := make([]int, len(sinks))
+			for i, s := range sinks {
+				counts[i] = s.count()
+			}
 			o := r.apply(tc.rec)
+			for i, s := range sinks {
+				// A second valid assignment for a stored slot is reported as evidence.
+				if want := counts[i] + btoi(tc.name == "nonce reused"); s.count() != want {
+					t.Fatalf("member %d: %d conflicts reported, want %d", i, s.count(), want)
+				}
+			}
 			if !errors.Is(o[0].Err, tc.want) {
 				t.Fatalf("outcome %v, want %v", o[0].Err, tc.want)
 			}
@@ -310,4 +326,28 @@ func FuzzHandleCall(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+type pairSink struct {
+	mu    sync.Mutex
+	pairs [][2]*dataitem.Item
+}
+
+func (p *pairSink) AssignmentPair(a, b *dataitem.Item) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pairs = append(p.pairs, [2]*dataitem.Item{a, b})
+}
+
+func (p *pairSink) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pairs)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -104,6 +104,7 @@ func (m *Manager) openGroup(id string, members []string) (*group, error) {
 		return nil, err
 	}
 	f := newFSM(m.opts.DB, id, members, log, m.metrics)
+	f.conflicts = m.opts.Conflicts
 	snaps := newSnapshotStore(m.opts.DB, rs, f, m.opts.TempDir)
 	fail := func(err error) (*group, error) {
 		_ = trans.Close()

@@ -98,8 +98,17 @@ type Options struct {
 	TrailingLogs      uint64
 	// TempDir holds snapshots being sent or received (default os.TempDir()).
 	TempDir string
-	Metrics *Metrics
-	Logger  *slog.Logger
+	// Conflicts receives two valid assignments for one slot, both signed by members, when an
+	// entry carries one for a slot the store holds with another (equivocation evidence);
+	// nil drops them after logging.
+	Conflicts ConflictSink
+	Metrics   *Metrics
+	Logger    *slog.Logger
+}
+
+// ConflictSink takes two signed assignments for one slot of a process.
+type ConflictSink interface {
+	AssignmentPair(a, b *dataitem.Item)
 }
 
 // Manager runs this node's Raft groups: one per scheduler set it is a member of. It is the

@@ -387,6 +387,12 @@ func (n *Node) stopRoles() error {
 			errs = append(errs, fmt.Errorf("node: closing the CU: %w", err))
 		}
 	}
+	if n.cons != nil {
+		// Before the conflict sink it reports to, the host and the store it runs on.
+		if err := n.cons.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("node: closing consensus: %w", err))
+		}
+	}
 	if n.conflicts != nil {
 		// After the CU, which reports to it; before the store it writes to.
 		n.conflicts.close()
@@ -401,12 +407,6 @@ func (n *Node) stopRoles() error {
 	if n.mu != nil {
 		if err := n.mu.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("node: closing the MU: %w", err))
-		}
-	}
-	if n.cons != nil {
-		// Before the host and the store it runs on.
-		if err := n.cons.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("node: closing consensus: %w", err))
 		}
 	}
 	if n.net != nil {

@@ -64,6 +64,7 @@ func (n *Node) startConsensus(signer dataitem.Signer, height func() uint64) erro
 		BlockHeight: height,
 		Raft:        n.cfg.Raft,
 		TempDir:     tmp,
+		Conflicts:   n.conflicts,
 		Metrics:     metrics,
 		Logger:      log,
 	})
