@@ -27,8 +27,9 @@ import (
 // set of a process, clients posting messages to every member, and SIGKILLs the leader
 // repeatedly, restarting it from its config file. Afterwards every acknowledged message is in
 // the schedule exactly once at the slot it was answered with, the schedule has no gap and
-// verifies, and the three stores hold byte-equal slots. AONODE_CONSENSUS_KILLS sets the
-// number of kills (default 3).
+// verifies, and the three stores hold byte-equal slots; a fourth child, a CU, computes the
+// process from the members after the failovers. AONODE_CONSENSUS_KILLS sets the number of
+// kills (default 3).
 func TestConsensusProcessesKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills child processes; skipped with -short")
@@ -42,7 +43,7 @@ func TestConsensusProcessesKilled(t *testing.T) {
 		addr   string // scheduler address
 		data   string
 	}
-	kids := make([]*child, 3)
+	kids := make([]*child, 4) // three members, then a CU
 	var p2pAddrs []string
 	for i := range kids {
 		s := seedSigner(byte(120 + i))
@@ -70,7 +71,11 @@ func TestConsensusProcessesKilled(t *testing.T) {
 			}
 		}
 		listen := p2pAddrs[i][:strings.Index(p2pAddrs[i], "/p2p/")]
-		cfg := fmt.Sprintf(`roles: [su, gateway]
+		roles := "su, gateway"
+		if i == 3 {
+			roles = "cu, gateway"
+		}
+		cfg := fmt.Sprintf(`roles: [%s]
 key: %s
 data: %s
 http: %s
@@ -83,17 +88,22 @@ p2p:
   mdns: false
   discovery-interval: 200ms
   heartbeat-interval: 100ms
-`, keyFile, k.data, httpAddr, listen, strings.Join(boot, ", "))
+`, roles, keyFile, k.data, httpAddr, listen, strings.Join(boot, ", "))
 		cfgFile := filepath.Join(dir, fmt.Sprint("node", i, ".yaml"))
 		if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		k.childNode = childNode{t: t, bin: bin, base: "http://" + httpAddr, args: []string{"run", "--config", cfgFile}}
 	}
+	cuChild := kids[3]
 	for _, k := range kids {
 		k.start()
 	}
+	kids = kids[:3]
 	defer func() {
+		if cuChild.cmd.ProcessState == nil {
+			cuChild.kill()
+		}
 		for _, k := range kids {
 			if k.cmd != nil && k.cmd.ProcessState == nil {
 				k.kill()
@@ -117,7 +127,9 @@ p2p:
 	}
 	sort.Strings(set)
 	owner := seedSigner(130)
-	tg := tags("Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Process", "Module", "mod")
+	modClient := newClient(t, cuChild.base, owner)
+	mod := modClient.publish(loopModule(t), "wasm32-wasip1-aonode")
+	tg := tags("Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Process", "Module", mod)
 	for _, a := range set {
 		tg = append(tg, dataitem.Tag{Name: "Scheduler", Value: a})
 	}
@@ -157,7 +169,7 @@ p2p:
 					time.Sleep(20 * time.Millisecond)
 					continue
 				}
-				msg := nodeMessage(t, owner, pid, data)
+				msg := addMessage(t, owner, pid, data)
 				code, body, err := post(k, msg.Raw())
 				if err != nil || code != 200 {
 					continue // unknown outcome (or refused while the set elects)
@@ -256,6 +268,24 @@ p2p:
 		}
 		return ""
 	})
+	// The CU computes the process from the members: every slot after nonce 0 adds 1.
+	var last aoapi.MessageNode
+	r, err := client.Get(kids[0].base + "/su/" + pid + "/latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(r.Body).Decode(&last)
+	r.Body.Close()
+	lastNonce, _ := aoapi.TagValue(last.Assignment.Tags, "Nonce")
+	lastID := last.Message.ID
+	cuc := newClient(t, cuChild.base, nil)
+	cuc.http.Timeout = 5 * time.Minute
+	if res := cuc.result(pid, lastID); string(res["Output"]) != fmt.Sprintf("%q", lastNonce) {
+		t.Fatalf("CU result of the last slot (nonce %s): %s", lastNonce, res["Output"])
+	}
+	if err := cuChild.stop(); err != nil {
+		t.Fatal(err)
+	}
 	for _, k := range kids {
 		if err := k.stop(); err != nil {
 			t.Fatal(err)
@@ -317,4 +347,13 @@ func port(t *testing.T, hostport string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// addMessage is a Message to pid that the loop module answers by adding 1 to its sum.
+func addMessage(t *testing.T, owner dataitem.Signer, pid, data string) *dataitem.Item {
+	it, err := dataitem.Sign(owner, dataitem.Fields{Target: mustID(t, pid), Tags: tags("Data-Protocol", "ao", "Type", "Message", "Action", "Add", "N", "1"), Data: []byte(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
 }
