@@ -201,6 +201,14 @@ func (f *fsm) commit(group []*stagedBatch) {
 	}
 }
 
+// flushOrLog is flush for the FSM goroutine's own use, where a failure only needs logging
+// (the store refuses every later write anyway).
+func (f *fsm) flushOrLog() {
+	if err := f.flush(); err != nil {
+		f.log.Error("consensus: staged entries not durable", "group", f.group, "err", err)
+	}
+}
+
 // flush waits until everything staged so far is durable.
 func (f *fsm) flush() error {
 	last := f.last.Load()
@@ -304,6 +312,12 @@ func (f *fsm) head(pid string, pending map[string]su.Head) (*su.Head, error) {
 	}
 	if h, ok := f.heads[pid]; ok {
 		return &h, nil
+	}
+	if len(f.heads) >= maxHeads {
+		// Only entries already staged (and in the overlays) are missing from the store.
+		f.flushOrLog()
+		clear(f.heads)
+		clear(f.procs)
 	}
 	s, err := f.db.LastSlot(pid)
 	if errors.Is(err, store.ErrNotFound) {

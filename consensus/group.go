@@ -384,10 +384,17 @@ func (g *group) ready() error {
 	return nil
 }
 
+// maxHeads bounds the heads a leader (and an FSM) caches; past it the cache starts over and
+// heads are read from the store again as needed.
+const maxHeads = 100000
+
 // head returns the leader's head of pid.
 func (g *group) head(pid string) (*su.Head, error) {
 	if h, ok := g.heads[pid]; ok {
 		return h, nil
+	}
+	if len(g.heads) >= maxHeads {
+		clear(g.heads)
 	}
 	s, err := g.m.opts.DB.LastSlot(pid)
 	if errors.Is(err, store.ErrNotFound) {
@@ -574,6 +581,3 @@ func (g *group) complete(pr *proposal) {
 		}
 	}
 }
-
-// raftLeaderState is raft.Leader, named for tests.
-const raftLeaderState = raft.Leader

@@ -17,6 +17,7 @@ import (
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/store"
 	"github.com/aonode/aonode/su"
+	"github.com/hashicorp/raft"
 	"go.uber.org/goleak"
 )
 
@@ -179,7 +180,7 @@ func (c *cluster) leader(set []string, within time.Duration) int {
 			m.m.mu.Lock()
 			g := m.m.groups[id]
 			m.m.mu.Unlock()
-			if g != nil && g.raft.State() == raftLeaderState {
+			if g != nil && g.raft.State() == raft.Leader {
 				return i
 			}
 		}

@@ -37,25 +37,7 @@ func (n *MemNet) Partition(sides ...[]string) {
 			n.side[a] = i + 1
 		}
 	}
-	n.partitioned(true)
-}
-
-// Isolate cuts addr off from everyone else.
-func (n *MemNet) Isolate(addr string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.side) == 0 {
-		for _, g := range n.trans {
-			for a := range g {
-				n.side[a] = 1
-			}
-		}
-		for a := range n.handlers {
-			n.side[a] = 1
-		}
-	}
-	n.side[addr] = -1
-	n.partitioned(true)
+	n.rewire()
 }
 
 // Heal reconnects everyone.
@@ -63,7 +45,7 @@ func (n *MemNet) Heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.side = map[string]int{}
-	n.partitioned(false)
+	n.rewire()
 }
 
 func (n *MemNet) reachable(a, b string) bool {
@@ -71,11 +53,11 @@ func (n *MemNet) reachable(a, b string) bool {
 		return true
 	}
 	sa, sb := n.side[a], n.side[b]
-	return sa != 0 && sa != -1 && sa == sb
+	return sa != 0 && sa == sb
 }
 
-// partitioned rewires every group's transports after a change of sides.
-func (n *MemNet) partitioned(bool) {
+// rewire connects every group's transports as the sides allow.
+func (n *MemNet) rewire() {
 	for _, g := range n.trans {
 		for a, t := range g {
 			t.DisconnectAll()
