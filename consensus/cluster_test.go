@@ -3,6 +3,7 @@ package consensus
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -113,4 +114,23 @@ func TestSetOfTwoAndLostMajority(t *testing.T) {
 	}
 	// The write whose outcome was unknown may or may not have landed; either way no gap.
 	c.converge(pid, 3, 10*time.Second)
+}
+
+// TestUnknownMemberRefused: a Process naming an address no node answers for starts no group.
+func TestUnknownMemberRefused(t *testing.T) {
+	c, _ := memCluster(t, 2, nil)
+	owner := newKey(t)
+	stranger := su.AddressOfOwner(newKey(t).Owner())
+	set := append(slices.Clone(c.set), stranger)
+	slices.Sort(set)
+	p := processItem(t, owner, set)
+	ctx, cancel := contextWithTimeout(5 * time.Second)
+	defer cancel()
+	_, err := c.members[0].m.Schedule(ctx, su.Request{Process: p.ID(), Item: p}, set)
+	if !errors.Is(err, su.ErrWrongScheduler) {
+		t.Fatalf("spawn naming an unknown scheduler: %v", err)
+	}
+	if n := c.members[0].m.Groups(); n != 0 {
+		t.Fatalf("%d groups started", n)
+	}
 }

@@ -305,3 +305,9 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 	_, err = io.ReadFull(r, b)
 	return b, err
 }
+
+// Known implements Network: a node record names the address.
+func (n *Libp2p) Known(address string) bool {
+	_, ok := n.peers.PeerOf(address)
+	return ok || address == n.self
+}

@@ -287,11 +287,24 @@ func (m *Manager) group(members []string, process string, raw []byte) (*group, e
 	}
 }
 
+// MaxGroups bounds the groups a member runs: each is a Raft instance with its own heartbeats.
+const MaxGroups = 1024
+
 func (m *Manager) open(id string, members []string, process string, raw []byte) (*group, error) {
 	key := []byte(id)
 	if ok, err := m.opts.DB.Has(store.KsConsensusGroups, key); err != nil {
 		return nil, err
 	} else if !ok {
+		// A new set: every member must be a node the network knows (a set naming addresses
+		// nobody answers for could never commit, yet would run forever), within the bound.
+		for _, a := range members {
+			if !m.opts.Network.Known(a) {
+				return nil, su.Refuse(su.ErrWrongScheduler, "scheduler %s of the set is not a known SU (no node record)", a)
+			}
+		}
+		if m.Groups() >= MaxGroups {
+			return nil, fmt.Errorf("%w: this SU already runs %d scheduler sets", su.ErrUnavailable, MaxGroups)
+		}
 		v, _ := json.Marshal(groupDef{Members: members, Process: process})
 		b := m.opts.DB.NewBatch()
 		b.Set(store.KsConsensusGroups, key, v)

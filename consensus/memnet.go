@@ -9,22 +9,28 @@ import (
 )
 
 // MemNet is the in-memory twin of the libp2p network, for tests: Raft over hashicorp's
-// InmemTransport, calls as direct function calls, and faults: a node can be cut off from
-// others (Partition, Isolate) and reconnected (Heal).
+// InmemTransport, calls as direct function calls, and faults: nodes can be split into
+// sides that do not reach each other (Partition) and reconnected (Heal).
 type MemNet struct {
 	mu       sync.Mutex
 	handlers map[string]CallHandler
 	trans    map[string]map[string]*raft.InmemTransport // group -> address -> transport
 	side     map[string]int                             // address -> partition side (0: all)
+	known    map[string]bool                            // every address a node was made for
 }
 
 // NewMemNet returns a network where everyone reaches everyone.
 func NewMemNet() *MemNet {
-	return &MemNet{handlers: map[string]CallHandler{}, trans: map[string]map[string]*raft.InmemTransport{}, side: map[string]int{}}
+	return &MemNet{handlers: map[string]CallHandler{}, trans: map[string]map[string]*raft.InmemTransport{}, side: map[string]int{}, known: map[string]bool{}}
 }
 
 // Node is the Network of the node with scheduler address addr.
-func (n *MemNet) Node(addr string) Network { return &memNode{net: n, addr: addr} }
+func (n *MemNet) Node(addr string) Network {
+	n.mu.Lock()
+	n.known[addr] = true
+	n.mu.Unlock()
+	return &memNode{net: n, addr: addr}
+}
 
 // Partition splits the nodes into the given sides; a node not named is cut off from every
 // other node. Within a side everyone reaches everyone.
@@ -142,4 +148,11 @@ func (m *memNode) Serve(h CallHandler) {
 		return
 	}
 	n.handlers[m.addr] = h
+}
+
+func (m *memNode) Known(addr string) bool {
+	m.net.mu.Lock()
+	defer m.net.mu.Unlock()
+	_, ok := m.net.known[addr]
+	return ok || addr == m.addr
 }

@@ -20,6 +20,9 @@ type Network interface {
 	// Serve routes incoming calls to h (nil stops serving). from is the caller's scheduler
 	// address, authenticated by the network.
 	Serve(h CallHandler)
+	// Known reports whether the network knows a node answering for a scheduler address (a
+	// signed node record): a new group is only started when it knows every member.
+	Known(address string) bool
 }
 
 // CallHandler answers a call from another node.
