@@ -260,11 +260,12 @@ func (b *bench) throughput(mode string, clients int, d time.Duration, perClient 
 	return r, nil
 }
 
-// failover kills the leader and measures until a survivor acknowledges a new message.
-func (b *bench) failover(pid string, msgs []*dataitem.Item) (time.Duration, error) {
+// failover kills the leader and measures until a survivor acknowledges a new message, and
+// until a survivor sees itself elected.
+func (b *bench) failover(pid string, msgs []*dataitem.Item) (time.Duration, time.Duration, error) {
 	l, err := b.leader(10 * time.Second)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// A crash stops the member at once; closing its store afterwards is not part of it.
 	_ = b.members[l].m.Close()
@@ -272,19 +273,37 @@ func (b *bench) failover(pid string, msgs []*dataitem.Item) (time.Duration, erro
 	b.stop(l)
 	survivor := (l + 1) % len(b.members)
 	msg := msgs[0]
+	elected := make(chan time.Duration, 1)
+	go func() {
+		for time.Since(killed) < 30*time.Second {
+			for i, m := range b.members {
+				if i == l {
+					continue
+				}
+				if st, ok, _ := m.m.Status(pid); ok && st.Leader == m.addr {
+					elected <- time.Since(killed)
+					return
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		elected <- 0
+	}()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		_, err := b.members[survivor].m.Schedule(ctx, su.Request{Process: pid, Item: msg}, b.set)
 		cancel()
 		if err == nil {
 			d := time.Since(killed)
+			e := <-elected
 			if err := b.start(l); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
-			return d, nil
+			return d, e, nil
 		}
 		if time.Since(killed) > 30*time.Second {
-			return 0, fmt.Errorf("no survivor acknowledged within 30s: %v", err)
+			<-elected
+			return 0, 0, fmt.Errorf("no survivor acknowledged within 30s: %v", err)
 		}
 	}
 }
@@ -380,19 +399,23 @@ func run() error {
 		pprof.StopCPUProfile()
 	}
 	if *kills > 0 {
-		var ds []time.Duration
+		var ds, es []time.Duration
 		msgs := b.messages(pid, *kills)
 		for k := range *kills {
-			d, err := b.failover(pid, msgs[k:k+1])
+			d, e, err := b.failover(pid, msgs[k:k+1])
 			if err != nil {
 				return err
 			}
-			ds = append(ds, d)
+			ds, es = append(ds, d), append(es, e)
 			time.Sleep(time.Second) // the restarted member catches up
 		}
-		slices.Sort(ds)
-		fmt.Printf("\nfailover (leader killed -> a survivor acknowledges), %d kills: min %v  median %v  max %v\n",
-			len(ds), ds[0].Round(time.Millisecond), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+		line := func(what string, ds []time.Duration) {
+			slices.Sort(ds)
+			fmt.Printf("%-46s min %-8v median %-8v max %v\n", what, ds[0].Round(time.Millisecond), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+		}
+		fmt.Printf("\nfailover over %d leader kills\n", len(ds))
+		line("leader killed -> a survivor acknowledges", ds)
+		line("leader killed -> a survivor is elected", es)
 	}
 	return nil
 }
