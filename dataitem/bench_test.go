@@ -109,3 +109,38 @@ func BenchmarkParseVerified1MiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyEthAB compares, on the same type-3 item, the whole
+// verification as it was (deep hash, then recover the key from r‖s‖v and
+// compare it with the owner: recoverEthereumRef) with Item.Verify, which
+// checks the signature against the owner key with the owner's cached table
+// (internal/secpverify). "sig" variants time the signature check alone.
+// Run with -count to interleave them.
+func BenchmarkVerifyEthAB(b *testing.B) {
+	it, err := Sign(loadVectorSigners(b)["pub-eth"], benchFields)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := it.DeepHash()
+	for _, c := range []struct {
+		name string
+		ok   func() bool
+	}{
+		{"item-recover", func() bool { m := it.DeepHash(); return recoverEthereumRef(it.Owner, it.Signature, m[:]) }},
+		{"item-verify", func() bool { return it.Verify() == nil }},
+		{"sig-recover", func() bool { return recoverEthereumRef(it.Owner, it.Signature, m[:]) }},
+		{"sig-verify", func() bool { return verifySignature(Ethereum, it.Owner, it.Signature, m[:]) == nil }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := processCPU()
+			for b.Loop() {
+				if !c.ok() {
+					b.Fatal("does not verify")
+				}
+			}
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
+		})
+	}
+}
