@@ -12,7 +12,12 @@
 // is the process's CPU time during the row divided by its pushes: the whole
 // network's cost of one push (all hops, heartbeats and records included), the
 // figure to compare on a busy machine, where latency mostly measures the
-// other jobs.
+// other jobs. Before the rows the network idles for -idle: its CPU then
+// (heartbeats, peer scores, node records) is printed as "idle CPU ms/s", and
+// "marginal ms/push" is a row's CPU minus that idle rate over the row's
+// duration, per push. The cores a rate r needs are then about
+// (idle + r × marginal) / 1000, which says whether a rate can be reached on
+// the machine at all.
 //
 // All peers share this process's CPUs, so the work of the whole network (each
 // push verified by every peer) lands on one machine: past a rate the machine
@@ -66,6 +71,7 @@ type params struct {
 	rates                                       []float64
 	wait, heartbeat                             time.Duration
 	loopback                                    bool
+	idle                                        time.Duration
 	cpuprofile                                  string
 }
 
@@ -80,6 +86,7 @@ func main() {
 	flag.BoolVar(&p.loopback, "loopback", false, "real hosts on TCP loopback (noise, yamux) instead of mocknet")
 	flag.DurationVar(&p.heartbeat, "heartbeat", time.Second, "GossipSub heartbeat")
 	flag.DurationVar(&p.wait, "wait", 10*time.Second, "how long to wait for stragglers after the last publish")
+	flag.DurationVar(&p.idle, "idle", 10*time.Second, "how long to measure the idle network's CPU before the rows")
 	flag.StringVar(&p.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured rows (not the start-up) here")
 	flag.Parse()
 	for _, f := range strings.Split(*rates, ",") {
@@ -108,6 +115,7 @@ type bench struct {
 	publisher map[string]int
 	roundOf   map[string]int // assignment id → the round (row) that published it
 	current   int            // the round being measured
+	idleRate  float64        // CPU ns per wall ns of the idle network
 	latencies []time.Duration
 	late      int             // deliveries of earlier rounds seen during this one
 	seen      map[string]bool // assignment id + follower
@@ -186,6 +194,12 @@ func run(p params) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	if p.idle > 0 {
+		cpu, start := processCPU(), time.Now()
+		time.Sleep(p.idle)
+		b.idleRate = float64(processCPU()-cpu) / float64(time.Since(start))
+		fmt.Printf("idle CPU ms/s: %.1f (over %s)\n", 1000*b.idleRate, p.idle)
+	}
 	if p.cpuprofile != "" {
 		f, err := os.Create(p.cpuprofile)
 		if err != nil {
@@ -198,7 +212,7 @@ func run(p params) error {
 		defer pprof.StopCPUProfile()
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "network\tpeers\tdegree\tprocesses\tpayload B\ttarget/s\tachieved/s\tdelivered\tdelivery %\tp50\tp99\tmax\tlate\tCPU ms/push\t")
+	fmt.Fprintln(tw, "network\tpeers\tdegree\tprocesses\tpayload B\ttarget/s\tachieved/s\tdelivered\tdelivery %\tp50\tp99\tmax\tlate\tCPU ms/push\tmarginal ms/push\tcores needed\t")
 	for _, rate := range p.rates {
 		if err := b.round(tw, rate); err != nil {
 			return err
@@ -281,7 +295,10 @@ func (b *bench) round(tw *tabwriter.Writer, rate float64) error {
 	for until := time.Now().Add(b.wait); time.Now().Before(until) && b.count.Load() < expected; {
 		time.Sleep(20 * time.Millisecond)
 	}
-	cpuPerPush := (processCPU() - cpu) / time.Duration(len(pushes))
+	used := processCPU() - cpu
+	cpuPerPush := used / time.Duration(len(pushes))
+	marginal := (float64(used) - b.idleRate*float64(time.Since(start))) / float64(len(pushes)) / float64(time.Millisecond)
+	cores := (1000*b.idleRate + rate*marginal) / 1000
 	b.mu.Lock()
 	lat := slices.Clone(b.latencies)
 	late := b.late
@@ -291,10 +308,10 @@ func (b *bench) round(tw *tabwriter.Writer, rate float64) error {
 	if b.loopback {
 		network = "tcp loopback"
 	}
-	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.0f\t%.1f\t%d/%d\t%.2f\t%s\t%s\t%s\t%d\t%.1f\t\n",
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.0f\t%.1f\t%d/%d\t%.2f\t%s\t%s\t%s\t%d\t%.1f\t%.1f\t%.2f\t\n",
 		network, b.peers, b.degree, b.processes, b.payload, rate, achieved,
 		len(lat), expected, 100*float64(len(lat))/float64(expected),
-		pct(lat, 0.50), pct(lat, 0.99), pct(lat, 1), late, float64(cpuPerPush)/float64(time.Millisecond))
+		pct(lat, 0.50), pct(lat, 0.99), pct(lat, 1), late, float64(cpuPerPush)/float64(time.Millisecond), marginal, cores)
 	return nil
 }
 

@@ -30,26 +30,43 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
-// windowBits is the width of the signed digits of the scalar that multiplies
-// the key: ⌈257/7⌉ = 37 additions per multiplication, and a table of 37 × 64
+// keyBits is the width of the signed digits of the scalar that multiplies a
+// key: ⌈257/7⌉ = 37 additions per multiplication, and a table of 37 × 64
 // affine points (190 KB) per key. Narrower windows cost more additions, wider
-// ones more memory and a slower first build.
-const (
-	windowBits = 7
-	windows    = (256 + windowBits) / windowBits // 257 bits: the top digit may carry
-	half       = 1 << (windowBits - 1)           // digits are in [-half+1, half]
-)
+// ones more memory and a slower build.
+const keyBits = 7
+
+// baseBits is the same for the base point G, whose one table (24 × 1024
+// points, 2 MB, built on first use in about 20 ms) is shared: 24 additions
+// where decred's ScalarBaseMultNonConst makes 32.
+const baseBits = 11
 
 // tableAfter is how many verifications a key gets before its table is
-// built: building costs about as much as 10 verifications, so a key seen
-// once does not pay for it.
+// built: building costs about as much as 40 verifications, so a key seen
+// once or twice does not pay for it.
 const tableAfter = 2
 
 // affine is a table point, normalised, with z = 1 implied.
 type affine struct{ x, y secp256k1.FieldVal }
 
-// table holds k·2^(windowBits·i)·Q for every window i and k in 1..half.
-type table [windows][half]affine
+// table holds, for a point P, d·2^(bits·i)·P for every window i and d in
+// 1..2^(bits−1), row after row.
+type table struct {
+	bits int
+	pts  []affine
+}
+
+func (t *table) windows() int { return (256 + t.bits) / t.bits } // 257 bits: the top digit may carry
+func (t *table) half() int    { return 1 << (t.bits - 1) }
+
+var baseTable = sync.OnceValue(func() *table {
+	var g secp256k1.JacobianPoint
+	var one secp256k1.ModNScalar
+	one.SetInt(1)
+	secp256k1.ScalarBaseMultNonConst(&one, &g)
+	g.ToAffine()
+	return newTable(&g, baseBits)
+})
 
 // PublicKey is a parsed key plus, once it has been used tableAfter times,
 // its table of multiples. Safe for concurrent use.
@@ -88,10 +105,9 @@ func (k *PublicKey) Verify(digest []byte, r, s *secp256k1.ModNScalar, oddY bool)
 	u1 := new(secp256k1.ModNScalar).Mul2(&e, w)
 	u2 := new(secp256k1.ModNScalar).Mul2(r, w)
 
-	var u1G, u2Q, R secp256k1.JacobianPoint
-	secp256k1.ScalarBaseMultNonConst(u1, &u1G)
-	k.mul(u2, &u2Q)
-	secp256k1.AddNonConst(&u1G, &u2Q, &R)
+	var R secp256k1.JacobianPoint
+	baseTable().add(u1, &R)
+	k.addMul(u2, &R)
 	if (R.X.IsZero() && R.Y.IsZero()) || R.Z.IsZero() {
 		return false
 	}
@@ -118,83 +134,88 @@ func (k *PublicKey) Verify(digest []byte, r, s *secp256k1.ModNScalar, oddY bool)
 
 var fieldPrime = secp256k1.Params().P
 
-// mul sets out = u·Q, from the table once there is one.
-func (k *PublicKey) mul(u *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
+// addMul adds u·Q to acc, from the table once there is one.
+func (k *PublicKey) addMul(u *secp256k1.ModNScalar, acc *secp256k1.JacobianPoint) {
 	t := k.tbl.Load()
 	if t == nil {
 		if k.uses.Add(1) <= tableAfter {
-			secp256k1.ScalarMultNonConst(u, &k.q, out)
+			var uQ secp256k1.JacobianPoint
+			secp256k1.ScalarMultNonConst(u, &k.q, &uQ)
+			secp256k1.AddNonConst(acc, &uQ, acc)
 			return
 		}
-		k.build.Do(func() { k.tbl.Store(newTable(&k.q)) })
+		k.build.Do(func() { k.tbl.Store(newTable(&k.q, keyBits)) })
 		t = k.tbl.Load()
 	}
-	t.mul(u, out)
+	t.add(u, acc)
 }
 
-// digits recodes u into signed base-2^windowBits digits, least significant
-// first: u = Σ d[i]·2^(windowBits·i), d[i] in [−half+1, half].
-func digits(u *secp256k1.ModNScalar) [windows]int {
+// digits recodes u into signed base-2^bits digits, least significant first:
+// u = Σ d[i]·2^(bits·i), d[i] in [−2^(bits−1)+1, 2^(bits−1)].
+func digits(u *secp256k1.ModNScalar, bits int, d []int) {
 	b := u.Bytes() // big-endian
-	var d [windows]int
+	half := 1 << (bits - 1)
 	carry := 0
-	for i := range windows {
+	for i := range d {
 		v := carry
-		for j := range windowBits {
-			bit := i*windowBits + j
+		for j := range bits {
+			bit := i*bits + j
 			if bit < 256 && b[31-bit/8]>>(bit%8)&1 == 1 {
 				v += 1 << j
 			}
 		}
 		carry = 0
 		if v > half {
-			v -= 1 << windowBits
+			v -= 1 << bits
 			carry = 1
 		}
 		d[i] = v
 	}
-	return d
 }
 
-func (t *table) mul(u *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
-	out.X.Zero()
-	out.Y.Zero()
-	out.Z.Zero()
+// add adds u·P to acc.
+func (t *table) add(u *secp256k1.ModNScalar, acc *secp256k1.JacobianPoint) {
+	var buf [65]int // windows() for bits ≥ 4
+	d := buf[:t.windows()]
+	digits(u, t.bits, d)
+	half := t.half()
 	var p secp256k1.JacobianPoint
 	p.Z.SetInt(1)
-	for i, d := range digits(u) {
+	for i, v := range d {
 		switch {
-		case d > 0:
-			a := &t[i][d-1]
+		case v > 0:
+			a := &t.pts[i*half+v-1]
 			p.X.Set(&a.x)
 			p.Y.Set(&a.y)
-		case d < 0:
-			a := &t[i][-d-1]
+		case v < 0:
+			a := &t.pts[i*half-v-1]
 			p.X.Set(&a.x)
 			p.Y.NegateVal(&a.y, 1).Normalize()
 		default:
 			continue
 		}
-		secp256k1.AddNonConst(out, &p, out)
+		secp256k1.AddNonConst(acc, &p, acc)
 	}
 }
 
 // newTable computes the multiples in Jacobian coordinates, then makes them
 // affine with a single inversion (Montgomery's trick).
-func newTable(q *secp256k1.JacobianPoint) *table {
-	jac := make([]secp256k1.JacobianPoint, windows*half)
+func newTable(q *secp256k1.JacobianPoint, bits int) *table {
+	t := &table{bits: bits}
+	half := t.half()
+	jac := make([]secp256k1.JacobianPoint, t.windows()*half)
 	var base secp256k1.JacobianPoint
 	base.Set(q)
-	for i := range windows {
+	for i := range t.windows() {
 		row := jac[i*half : (i+1)*half]
 		row[0].Set(&base)
 		for j := 1; j < half; j++ {
 			secp256k1.AddNonConst(&row[j-1], &base, &row[j])
 		}
-		secp256k1.DoubleNonConst(&row[half-1], &base) // 2·half·base = 2^windowBits·base
+		secp256k1.DoubleNonConst(&row[half-1], &base) // 2·half·base = 2^bits·base
 	}
-	// prefix[i] = z_0·…·z_i; no z is zero: no multiple of Q below 2^264 is
-	// a multiple of the prime order N.
+	// prefix[i] = z_0·…·z_i; no z is zero: the multiples are d·2^k·P with
+	// d < N, and N is an odd prime, so none is the point at infinity.
 	prefix := make([]secp256k1.FieldVal, len(jac))
 	prefix[0].Set(&jac[0].Z)
 	for i := 1; i < len(jac); i++ {
@@ -202,7 +223,7 @@ func newTable(q *secp256k1.JacobianPoint) *table {
 	}
 	var inv secp256k1.FieldVal
 	inv.Set(&prefix[len(jac)-1]).Inverse()
-	t := new(table)
+	t.pts = make([]affine, len(jac))
 	for i := len(jac) - 1; i >= 0; i-- {
 		var zi secp256k1.FieldVal // 1/z_i
 		if i > 0 {
@@ -214,7 +235,7 @@ func newTable(q *secp256k1.JacobianPoint) *table {
 		var zi2, zi3 secp256k1.FieldVal
 		zi2.SquareVal(&zi)
 		zi3.Mul2(&zi2, &zi)
-		a := &t[i/half][i%half]
+		a := &t.pts[i]
 		a.x.Mul2(&jac[i].X, &zi2).Normalize()
 		a.y.Mul2(&jac[i].Y, &zi3).Normalize()
 	}

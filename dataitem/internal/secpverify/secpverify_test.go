@@ -19,10 +19,14 @@ func TestTableMul(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl := newTable(&key.q)
+	tables := []*table{newTable(&key.q, keyBits), newTable(&key.q, 4), baseTable()}
+	var g secp256k1.JacobianPoint
+	var one secp256k1.ModNScalar
+	one.SetInt(1)
+	secp256k1.ScalarBaseMultNonConst(&one, &g)
 	order := secp256k1.Params().N
 	var scalars []*big.Int
-	for _, v := range []int64{0, 1, 2, half - 1, half, half + 1, 1<<windowBits - 1, 1 << windowBits} {
+	for _, v := range []int64{0, 1, 2, 63, 64, 65, 127, 128, 511, 512, 513, 1023, 1024, 1025, 2047, 2048} {
 		scalars = append(scalars, big.NewInt(v))
 	}
 	for i := 0; i < 256; i += 3 {
@@ -41,11 +45,17 @@ func TestTableMul(t *testing.T) {
 	for _, v := range scalars {
 		var u secp256k1.ModNScalar
 		u.SetByteSlice(new(big.Int).Mod(v, order).Bytes())
-		var want, got secp256k1.JacobianPoint
-		secp256k1.ScalarMultNonConst(&u, &key.q, &want)
-		tbl.mul(&u, &got)
-		if !want.EquivalentNonConst(&got) && !(want.Z.IsZero() && got.Z.IsZero()) {
-			t.Fatalf("scalar %x: table gives another point", v)
+		for i, tbl := range tables {
+			p := &key.q
+			if i == len(tables)-1 {
+				p = &g
+			}
+			var want, got secp256k1.JacobianPoint
+			secp256k1.ScalarMultNonConst(&u, p, &want)
+			tbl.add(&u, &got)
+			if !want.EquivalentNonConst(&got) && !(want.Z.IsZero() && got.Z.IsZero()) {
+				t.Fatalf("scalar %x, %d-bit table: another point", v, tbl.bits)
+			}
 		}
 	}
 }
@@ -63,15 +73,20 @@ func TestDigits(t *testing.T) {
 		var u secp256k1.ModNScalar
 		u.SetByteSlice(b)
 		ub := u.Bytes()
-		sum := new(big.Int)
-		for i, d := range digits(&u) {
-			if d <= -half || d > half {
-				t.Fatalf("digit %d out of range", d)
+		for _, bits := range []int{4, keyBits, baseBits} {
+			half := 1 << (bits - 1)
+			d := make([]int, (256+bits)/bits)
+			digits(&u, bits, d)
+			sum := new(big.Int)
+			for i, v := range d {
+				if v <= -half || v > half {
+					t.Fatalf("digit %d out of range", v)
+				}
+				sum.Add(sum, new(big.Int).Lsh(big.NewInt(int64(v)), uint(bits*i)))
 			}
-			sum.Add(sum, new(big.Int).Lsh(big.NewInt(int64(d)), uint(windowBits*i)))
-		}
-		if sum.Cmp(new(big.Int).SetBytes(ub[:])) != 0 {
-			t.Fatalf("digits of %x sum to %x", ub, sum)
+			if sum.Cmp(new(big.Int).SetBytes(ub[:])) != 0 {
+				t.Fatalf("%d-bit digits of %x sum to %x", bits, ub, sum)
+			}
 		}
 	}
 }
@@ -87,6 +102,17 @@ func BenchmarkNewTable(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		newTable(&key.q)
+		newTable(&key.q, keyBits)
+	}
+}
+
+// BenchmarkBaseTable is the one-time cost of G's table.
+func BenchmarkBaseTable(b *testing.B) {
+	var g secp256k1.JacobianPoint
+	var one secp256k1.ModNScalar
+	one.SetInt(1)
+	secp256k1.ScalarBaseMultNonConst(&one, &g)
+	for b.Loop() {
+		newTable(&g, baseBits)
 	}
 }
