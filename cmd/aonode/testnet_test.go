@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/node"
+	"github.com/aonode/aonode/node/testnet"
 )
 
 // TestTestnetStartsConnectsAndStops builds aonode, runs testnet with three nodes, reads the
@@ -56,11 +57,11 @@ func runTestnetOnce(t *testing.T, bin, dir string) []string {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	lines := make(chan testnetLine, 3)
+	lines := make(chan testnet.Line, 3)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			var l testnetLine
+			var l testnet.Line
 			if json.Unmarshal(sc.Bytes(), &l) == nil {
 				lines <- l
 			}
@@ -83,7 +84,7 @@ func runTestnetOnce(t *testing.T, bin, dir string) []string {
 		}
 	}()
 
-	var got []testnetLine
+	var got []testnet.Line
 	deadline := time.After(90 * time.Second)
 	for len(got) < 3 {
 		select {
@@ -101,7 +102,8 @@ func runTestnetOnce(t *testing.T, bin, dir string) []string {
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
 	for i, l := range got {
-		if !slices.Equal(l.Roles, wantRoles[i]) || l.HTTP != "http://127.0.0.1:"+strconv.Itoa(base+2*i) || l.PeerID == "" {
+		if !slices.Equal(l.Roles, wantRoles[i]) || l.HTTP != "http://127.0.0.1:"+strconv.Itoa(base+2*i) || l.PeerID == "" ||
+			l.Index != i || l.PID <= 0 || l.Address == "" || l.Config != filepath.Join(dir, "node-"+strconv.Itoa(i), "config.yaml") {
 			t.Fatalf("line %d: %+v", i, l)
 		}
 		ids = append(ids, l.PeerID)

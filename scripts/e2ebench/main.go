@@ -34,6 +34,7 @@ import (
 
 	"github.com/aonode/aonode/dataitem"
 	"github.com/aonode/aonode/node"
+	"github.com/aonode/aonode/node/testnet"
 )
 
 func main() {
@@ -145,7 +146,7 @@ func run(ctx context.Context) error {
 // loadModule reads file, makes the tiny module, or builds examples/token for the WASI format.
 func loadModule(file string) ([]byte, error) {
 	if file == "tiny" {
-		return tinyModule(), nil
+		return testnet.TinyModule(), nil
 	}
 	if file != "" {
 		return os.ReadFile(file)

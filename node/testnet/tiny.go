@@ -1,11 +1,11 @@
-package main
+package testnet
 
-// tinyModule returns the smallest useful module of the wasm32-wasip1-aonode format
+// TinyModule returns the smallest useful module of the wasm32-wasip1-aonode format
 // (cu/wasi/ABI.md): two pages of memory, a bump allocator reset by every message, and a
 // constant result. It measures what the node costs per message when the module costs
 // nearly nothing (no JSON parsing, 128 KiB of memory to hash and checkpoint). Messages and
 // env together must fit in the 127 KiB above address 1024, which the bench's do.
-func tinyModule() []byte {
+func TinyModule() []byte {
 	result := []byte(`{"Output":"ok","Messages":[],"Spawns":[],"Assignments":[]}`)
 	const resultAt, heapAt = 16, 1024
 	var b []byte
