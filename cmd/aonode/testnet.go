@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,10 +64,16 @@ func runTestnet(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("cmd", "testnet")
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
 	if *docker {
+		port := 0 // Docker picks free host ports unless told
+		if set["base-port"] {
+			port = *basePort
+		}
 		err = testnet.RunDocker(ctx, testnet.DockerOptions{
-			Nodes: *n, Dir: *dir, BasePort: *basePort, Roles: *roles, Image: *image, Keep: *keep,
+			Nodes: *n, Dir: *dir, BasePort: port, Roles: *roles, Image: *image, Keep: *keep,
 			Schedulers: *schedulers, Big: *big, LogLevel: *level,
 			ReadyTimeout: *ready, StopTimeout: *stopTimeout, Log: log,
 		}, stdout)
