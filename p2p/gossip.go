@@ -438,6 +438,10 @@ func (n *Host) SubscribeProcess(pid string) (*ProcessSubscription, error) {
 			select {
 			case s.ch <- out:
 				n.metrics.delivered.WithLabelValues("delivered").Inc()
+				if msg.ReceivedFrom != n.host.ID() {
+					// Only pushes that crossed the network: the age of one's own is noise.
+					n.metrics.pushAge.Observe(time.Since(time.UnixMilli(a.Timestamp)).Seconds())
+				}
 			default:
 				s.dropped.Add(1)
 				n.metrics.delivered.WithLabelValues("dropped").Inc()

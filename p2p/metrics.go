@@ -5,6 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	validated   *prometheus.CounterVec // topic kind, result
 	delivered   *prometheus.CounterVec // topic kind, outcome (delivered, dropped)
+	pushAge     prometheus.Histogram
 	fetchServed *prometheus.CounterVec // status
 	fetched     *prometheus.CounterVec // result
 	evidence    *prometheus.CounterVec // source (push, gossip, local)
@@ -22,6 +23,11 @@ func newMetrics(reg prometheus.Registerer, dirLen, peerCount func() float64) (*m
 			Namespace: "aonode", Subsystem: "p2p", Name: "gossip_delivered_total",
 			Help: "Validated process pushes handed to subscribers, or dropped because a subscriber lagged.",
 		}, []string{"outcome"}),
+		pushAge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "aonode", Subsystem: "p2p", Name: "process_push_age_seconds",
+			Help:    "Age (now minus the assignment's Timestamp) of process pushes from other nodes when delivered: the SU's commit plus the gossip path. Testnets sum it across nodes for delivery and latency.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
 		fetchServed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "aonode", Subsystem: "p2p", Name: "fetch_served_total",
 			Help: "Fetch-by-id requests served to peers, by status.",
@@ -45,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, dirLen, peerCount func() float64) (*m
 	}
 	if reg != nil {
 		var done []prometheus.Collector
-		for _, c := range []prometheus.Collector{m.validated, m.delivered, m.fetchServed, m.fetched, m.evidence, m.directory, m.peers} {
+		for _, c := range []prometheus.Collector{m.validated, m.delivered, m.pushAge, m.fetchServed, m.fetched, m.evidence, m.directory, m.peers} {
 			if err := reg.Register(c); err != nil {
 				for _, d := range done {
 					reg.Unregister(d)

@@ -27,7 +27,8 @@ type Faults struct {
 // NewFaults binds to a testnet's state.
 func NewFaults(st *State) *Faults { return &Faults{st: st, bin: st.Binary} }
 
-// Wait reaps the processes this Faults restarted, once they have been stopped.
+// Wait waits until the processes this Faults restarted have exited (the testnet stops them)
+// and are reaped.
 func (f *Faults) Wait() { f.wg.Wait() }
 
 func (f *Faults) line(i int) (Line, error) {

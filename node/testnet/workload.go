@@ -1,0 +1,326 @@
+package testnet
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aonode/aonode/dataitem"
+	"github.com/aonode/aonode/dataitem/aoapi"
+	"github.com/aonode/aonode/node"
+)
+
+// Clock is the time a chaos run reads: clock.Wall, or a manual clock in tests.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// proc is one process the workload sends to, and the SUs that must all hold its slots.
+type proc struct {
+	id      string
+	members []Line
+}
+
+// sent is one message an MU acknowledged (202: queued durably).
+type sent struct {
+	pid string
+	id  string
+	at  time.Time
+}
+
+// workload sends messages to random MUs for several processes at a steady rate and keeps
+// what was acknowledged.
+type workload struct {
+	a     *actor
+	clk   Clock
+	procs []proc
+	mus   []Line
+	rng   *rand.Rand
+	run0  uint64 // the run's seed
+
+	mu      sync.Mutex
+	acked   []sent
+	refused int
+	seq     int
+}
+
+// setup spawns n processes, each on another SU, through the MUs, plus extra (a multi-SU one)
+// when given; then every CU follows every process, so the gossip figures count all of them.
+func (w *workload) setup(ctx context.Context, n int, extra *proc) error {
+	if _, err := w.a.publishModule(ctx); err != nil {
+		return err
+	}
+	sus := w.a.st.withRole(node.RoleSU)
+	w.mus = w.a.st.withRole(node.RoleMU)
+	if len(sus) == 0 || len(w.mus) == 0 {
+		return fmt.Errorf("the workload needs nodes with the su and mu roles")
+	}
+	for i := range n {
+		su := sus[i%len(sus)]
+		// The run's seed in the name: the same key signing the same tags would make the same
+		// process id as an earlier run's (ed25519 signatures are deterministic).
+		pid, err := w.a.spawn(ctx, w.mus[i%len(w.mus)], fmt.Sprintf("chaos-%x-%d", w.run0, i), []string{su.Address})
+		if err != nil {
+			return err
+		}
+		w.procs = append(w.procs, proc{id: pid, members: []Line{su}})
+	}
+	if extra != nil {
+		w.procs = append(w.procs, *extra)
+	}
+	w.follow(ctx, w.a.st.withRole(node.RoleCU))
+	return nil
+}
+
+// follow asks each CU for every process's first result: a CU follows a process's topic once it
+// has loaded it.
+func (w *workload) follow(ctx context.Context, cus []Line) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, c := range cus {
+		for _, p := range w.procs {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				defer cancel()
+				_, _ = w.a.api.CU(c.HTTP+"/cu").ResultBytes(cctx, p.id, p.id, true)
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// run sends at rate messages a second until ctx ends, each to a random process through a
+// random MU, several in flight at once so a hung MU does not stall the rest.
+func (w *workload) run(ctx context.Context, rate float64) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	every := time.Duration(float64(time.Second) / rate)
+	sem := make(chan struct{}, 32)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.clk.After(every):
+		}
+		w.mu.Lock()
+		p := w.procs[w.rng.IntN(len(w.procs))]
+		mu := w.mus[w.rng.IntN(len(w.mus))]
+		w.seq++
+		seq := w.seq
+		w.mu.Unlock()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			w.send(ctx, p, mu, seq)
+		})
+	}
+}
+
+func (w *workload) send(ctx context.Context, p proc, mu Line, seq int) {
+	target, err := dataitem.DecodeID(p.id)
+	if err != nil {
+		return
+	}
+	it, err := dataitem.Sign(w.a.signer, dataitem.Fields{Target: target[:], Data: []byte(" "),
+		Tags: aoTags("Type", "Message", "Action", "Ping", "Seq", strconv.Itoa(seq))})
+	if err != nil {
+		return
+	}
+	// Not the run's ctx: a request in flight when the run ends still gets its answer, or
+	// an acknowledged message would go uncounted.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err = w.a.api.MU(mu.HTTP+"/mu").Post(cctx, it.Raw())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.refused++
+		return
+	}
+	w.acked = append(w.acked, sent{pid: p.id, id: it.ID(), at: w.clk.Now()})
+}
+
+// slot is one entry of a schedule as an SU serves it.
+type slot struct {
+	nonce      int64
+	message    string
+	assignment string
+}
+
+// schedule reads a process's whole list from one SU, page by page.
+func schedule(ctx context.Context, api *aoapi.Client, su Line, pid string) ([]slot, error) {
+	var out []slot
+	from := int64(-1)
+	for {
+		f := from
+		page, err := api.SU(su.HTTP+"/su").Page(ctx, pid, aoapi.PageQuery{FromNonce: &f, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page.Edges {
+			a := e.Node.Assignment
+			if a == nil {
+				continue
+			}
+			n, _ := aoapi.TagValue(a.Tags, "Nonce")
+			m, _ := aoapi.TagValue(a.Tags, "Message")
+			nonce, err := strconv.ParseInt(n, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("slot of %s at node %d without a Nonce", pid, su.Index)
+			}
+			out = append(out, slot{nonce: nonce, message: m, assignment: a.ID})
+			from = nonce
+		}
+		if !page.PageInfo.HasNextPage || len(page.Edges) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// checks are the invariants of a run.
+type checks struct {
+	lost, duplicated, gaps int
+	identical              bool
+	slots                  int
+}
+
+// check reads every member's schedule of every process and counts what was lost (acked, not
+// scheduled), scheduled twice, skipped, and whether every member holds the same slots.
+func (w *workload) check(ctx context.Context) (checks, error) {
+	c := checks{identical: true}
+	w.mu.Lock()
+	acked := append([]sent(nil), w.acked...)
+	w.mu.Unlock()
+	want := map[string][]string{}
+	for _, s := range acked {
+		want[s.pid] = append(want[s.pid], s.id)
+	}
+	for _, p := range w.procs {
+		var first []slot
+		for k, m := range p.members {
+			sl, err := schedule(ctx, w.a.api, m, p.id)
+			if err != nil {
+				return c, err
+			}
+			if k == 0 {
+				first = sl
+				continue
+			}
+			if !sameSlots(first, sl) {
+				c.identical = false
+			}
+		}
+		c.slots += len(first)
+		seen := map[string]int{}
+		for i, s := range first {
+			if s.nonce != int64(i) {
+				c.gaps++
+			}
+			seen[s.message]++
+		}
+		for id, k := range seen {
+			if k > 1 {
+				c.duplicated += k - 1
+				_ = id
+			}
+		}
+		for _, id := range want[p.id] {
+			if seen[id] == 0 {
+				c.lost++
+			}
+		}
+	}
+	return c, nil
+}
+
+func sameSlots(a, b []slot) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// missing counts acknowledged messages not yet in their process's schedule at its first
+// member: the recovery wait.
+func (w *workload) missing(ctx context.Context) (int, error) {
+	w.mu.Lock()
+	acked := append([]sent(nil), w.acked...)
+	w.mu.Unlock()
+	miss := 0
+	for _, p := range w.procs {
+		sl, err := schedule(ctx, w.a.api, p.members[0], p.id)
+		if err != nil {
+			return 0, err
+		}
+		have := map[string]bool{}
+		for _, s := range sl {
+			have[s.message] = true
+		}
+		for _, s := range acked {
+			if s.pid == p.id && !have[s.id] {
+				miss++
+			}
+		}
+	}
+	return miss, nil
+}
+
+// agreement asks up to three CUs for the result of the last acknowledged message of each
+// process and counts the messages whose results are byte-identical on all that answered.
+func (w *workload) agreement(ctx context.Context, cus []Line) (agree, compared int) {
+	last := map[string]string{}
+	w.mu.Lock()
+	for _, s := range w.acked {
+		last[s.pid] = s.id
+	}
+	w.mu.Unlock()
+	for _, p := range w.procs {
+		id := last[p.id]
+		if id == "" {
+			continue
+		}
+		var got [][]byte
+		for _, c := range cus[:min(3, len(cus))] {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			b, err := w.a.api.CU(c.HTTP+"/cu").ResultBytes(cctx, p.id, id, true)
+			cancel()
+			if err == nil {
+				got = append(got, b)
+			}
+		}
+		if len(got) < 2 {
+			continue
+		}
+		compared++
+		same := true
+		for _, b := range got[1:] {
+			same = same && bytes.Equal(b, got[0])
+		}
+		if same {
+			agree++
+		}
+	}
+	return agree, compared
+}
+
+// httpGet reads a small answer (metrics, consensus state) with the workload's client.
+func (w *workload) httpGet(ctx context.Context, base, path string) ([]byte, error) {
+	return w.a.api.Do(ctx, http.MethodGet, base, path, nil, "", nil)
+}
