@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,7 +24,9 @@ import (
 type DockerOptions struct {
 	Nodes int
 	Dir   string
-	// BasePort > 0 maps node i's HTTP to 127.0.0.1:BasePort+i; 0 lets Docker pick free ports.
+	// BasePort > 0 maps node i's HTTP to 127.0.0.1:BasePort+i; 0 picks a free run of ports.
+	// Fixed ports, not Docker's ephemeral ones: those change when a container is reconnected
+	// to its network, and the printed lines would go stale.
 	BasePort int
 	Roles    string // RolesFor's syntax
 	Image    string
@@ -145,6 +148,11 @@ func RunDocker(ctx context.Context, o DockerOptions, out io.Writer) error {
 		// Not root: the files are this user's and cannot be given away; run as this user.
 		user = strconv.Itoa(uid) + ":" + strconv.Itoa(os.Getgid())
 	}
+	if o.BasePort == 0 {
+		if o.BasePort, err = freeRun(o.Nodes); err != nil {
+			return err
+		}
+	}
 	boot := make([]string, 0, 2)
 	for i := range o.Nodes {
 		dir := filepath.Join(abs, fmt.Sprintf("node-%d", i))
@@ -159,10 +167,7 @@ func RunDocker(ctx context.Context, o DockerOptions, out io.Writer) error {
 		if i < 2 {
 			boot = append(boot, fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", name, containerP2P, peerID))
 		}
-		port := "127.0.0.1::" + strconv.Itoa(containerHTTP)
-		if o.BasePort > 0 {
-			port = fmt.Sprintf("127.0.0.1:%d:%d", o.BasePort+i, containerHTTP)
-		}
+		port := fmt.Sprintf("127.0.0.1:%d:%d", o.BasePort+i, containerHTTP)
 		stop := o.StopTimeout
 		if stop <= 0 {
 			stop = 15 * time.Second
@@ -288,6 +293,26 @@ func mappedPorts(ctx context.Context, st *State) error {
 		st.Nodes[i].HTTP = "http://127.0.0.1:" + p
 	}
 	return nil
+}
+
+// freeRun finds n consecutive ports free on 127.0.0.1, from 18000 up, as far as can be told
+// without holding them.
+func freeRun(n int) (int, error) {
+	for base := 18000; base+n < 60000; base += n {
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			_ = l.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, errors.New("no run of free ports on 127.0.0.1")
 }
 
 func chownTree(dir string, id int) error {
