@@ -37,7 +37,8 @@ type ChaosOptions struct {
 }
 
 // Scenarios lists the faults Chaos injects.
-var Scenarios = []string{"node-kill", "leader-kill", "pause", "partition", "latency"}
+// "none" runs the workload alone: the baseline, and the gossip figures at a rate.
+var Scenarios = []string{"none", "node-kill", "leader-kill", "pause", "partition", "latency"}
 
 // ErrInvariant is a run after which an invariant does not hold.
 var ErrInvariant = errors.New("testnet: invariant failed")
@@ -111,6 +112,13 @@ func Chaos(ctx context.Context, o ChaosOptions, out io.Writer) (*Report, error) 
 
 	multi, why := multiSU(ctx, w, st)
 	rep.MultiSU = why
+	// What cannot run fails before anything is spawned.
+	switch {
+	case o.Scenario == "leader-kill" && multi == nil:
+		return nil, fmt.Errorf("%w: leader-kill needs a scheduler group: %s", ErrUnsupported, why)
+	case o.Scenario == "partition" && st.Kind != KindDocker:
+		return nil, fmt.Errorf("%w: a partition of processes that share 127.0.0.1 needs network namespaces; use a --docker testnet", ErrUnsupported)
+	}
 	if err := w.setup(ctx, o.Processes, multi); err != nil {
 		return nil, err
 	}
@@ -279,6 +287,9 @@ func leaderOf(ctx context.Context, w *workload, su Line, pid string) (consensusS
 func pickFault(ctx context.Context, scenario string, st *State, f *Faults, w *workload, multi *proc) (fault, error) {
 	victim := w.procs[0].members[0].Index
 	switch scenario {
+	case "none":
+		nothing := func(context.Context) error { return nil }
+		return fault{what: "none (workload only)", inject: nothing, heal: nothing}, nil
 	case "node-kill":
 		return fault{what: fmt.Sprintf("SIGKILL node %d (SU of a workload process), restart", victim), victims: []int{victim},
 			inject: func(ctx context.Context) error { return f.Kill(ctx, victim) },

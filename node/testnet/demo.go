@@ -116,7 +116,7 @@ func (a *actor) publishModule(ctx context.Context) (string, error) {
 
 // spawn sends a Process naming schedulers through an MU and waits until the first scheduler
 // serves it. The MU answers 202 once it has queued the process durably.
-func (a *actor) spawn(ctx context.Context, mu Line, name string, schedulers []string) (string, error) {
+func (a *actor) spawn(ctx context.Context, mu Line, name string, schedulers []string, wait time.Duration) (string, error) {
 	kv := []string{"Type", "Process", "Module", a.st.Module, "Name", name}
 	for _, s := range schedulers {
 		kv = append(kv, "Scheduler", s)
@@ -132,7 +132,7 @@ func (a *actor) spawn(ctx context.Context, mu Line, name string, schedulers []st
 	if !ok {
 		return p.ID(), nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
 		if _, err := a.api.SU(su.HTTP+"/su").Process(ctx, p.ID()); err == nil {
@@ -169,7 +169,7 @@ func Demo(ctx context.Context, st *State, k int, log *slog.Logger) error {
 	for _, s := range sus[:k] {
 		st.Schedulers = append(st.Schedulers, s.Address)
 	}
-	pid, err := a.spawn(ctx, mus[0], "testnet-demo", st.Schedulers)
+	pid, err := a.spawn(ctx, mus[0], "testnet-demo", st.Schedulers, 15*time.Second)
 	st.DemoProcess = pid
 	if err != nil {
 		// Without the consensus package a set of schedulers may not be served yet: the

@@ -65,7 +65,7 @@ func (w *workload) setup(ctx context.Context, n int, extra *proc) error {
 		su := sus[i%len(sus)]
 		// The run's seed in the name: the same key signing the same tags would make the same
 		// process id as an earlier run's (ed25519 signatures are deterministic).
-		pid, err := w.a.spawn(ctx, w.mus[i%len(w.mus)], fmt.Sprintf("chaos-%x-%d", w.run0, i), []string{su.Address})
+		pid, err := w.a.spawn(ctx, w.mus[i%len(w.mus)], fmt.Sprintf("chaos-%x-%d", w.run0, i), []string{su.Address}, time.Minute)
 		if err != nil {
 			return err
 		}
