@@ -248,7 +248,8 @@ func RunDocker(ctx context.Context, o DockerOptions, out io.Writer) error {
 		}
 		return fmt.Errorf("%w (logs: docker logs %s-node-<i>)", err, project)
 	}
-	log.Info("testnet connected", "nodes", o.Nodes, "seconds", fmt.Sprintf("%.1f", time.Since(started).Seconds()))
+	st.StartSeconds = time.Since(started).Seconds()
+	log.Info("testnet connected", "nodes", o.Nodes, "seconds", fmt.Sprintf("%.1f", st.StartSeconds))
 	if o.Schedulers > 0 {
 		if err := Demo(ctx, st, o.Schedulers, log); err != nil {
 			return err

@@ -139,7 +139,7 @@ func TestDockerTestnetFaults(t *testing.T) {
 	dockerOrSkip(t)
 	buildImage(t)
 	d := startDockerTestnet(t, 10, 3)
-	t.Logf("10 containers connected in %v", d.took.Round(100*time.Millisecond))
+	t.Logf("10 containers up and connected in %.1f s", d.st.StartSeconds)
 	_, err := Chaos(context.Background(), ChaosOptions{Dir: d.st.Dir, Scenario: "leader-kill", Processes: 1, Rate: 1,
 		Clock: clock.Wall{}}, io.Discard)
 	kill := "leader-kill"
@@ -162,7 +162,7 @@ func TestDockerTestnetBig(t *testing.T) {
 	buildImage(t)
 	for _, n := range []int{20, 50} {
 		d := startDockerTestnet(t, n, 3)
-		t.Logf("FIGURE start: %d containers connected in %v", n, d.took.Round(100*time.Millisecond))
+		t.Logf("FIGURE start: %d containers up and connected in %.1f s", n, d.st.StartSeconds)
 		for _, rate := range []float64{10, 40, 100} {
 			rep := chaos(t, d.st, "none", rate, 10*time.Second)
 			t.Logf("FIGURE gossip: %d containers, %.0f msg/s: delivery %.1f%% (%.0f of %.0f), p50 %v, p99 %v; memory idle %.0f MiB, loaded %.0f MiB (max %.0f)",

@@ -59,7 +59,9 @@ type State struct {
 	Schedulers  []string `json:"schedulers,omitempty"`
 	Module      string   `json:"module,omitempty"`
 	DemoProcess string   `json:"demoProcess,omitempty"`
-	Nodes       []Line   `json:"nodes"`
+	// StartSeconds is how long the nodes took from start to all connected.
+	StartSeconds float64 `json:"startSeconds,omitempty"`
+	Nodes        []Line  `json:"nodes"`
 }
 
 // maxStateBytes bounds a state file: 64 nodes of a few hundred bytes each, with room.
