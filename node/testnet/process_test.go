@@ -143,6 +143,7 @@ func TestProcessTestnetSurvivesKilledNode(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	f.Wait() // the restarted node was stopped by the testnet
 	for _, l := range got {
 		addr := "127.0.0.1:" + strconv.Itoa(base+2*l.Index)
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
