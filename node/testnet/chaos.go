@@ -132,6 +132,9 @@ func Chaos(ctx context.Context, o ChaosOptions, out io.Writer) (*Report, error) 
 	rep.Fault = f.what
 	log.Info("chaos", "scenario", o.Scenario, "fault", f.what, "processes", len(w.procs))
 
+	// Subscriptions join the topic meshes at the next GossipSub heartbeats: let them, or the
+	// first pushes count as undelivered to CUs that were still grafting.
+	sleep(ctx, o.Clock, 3*time.Second)
 	rep.MemIdleMiB, _, _ = memory(ctx, st)
 	before := gossipAll(ctx, w, st)
 
