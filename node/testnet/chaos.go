@@ -416,7 +416,7 @@ func parseHistogram(text, name string) histogram {
 
 // gossipFigures sums every node's new pushes between two readings. A node restarted between
 // them (its counters start again) counts from its restart. Expected: every acknowledged
-// message of a single-SU process reaches every CU but its SU's own node.
+// message of a single-SU process reaches every CU that loaded the process, but its SU's own.
 func gossipFigures(before, after []histogram, w *workload, st *State) (pct, got, expected float64, p50, p99 time.Duration) {
 	var merged histogram
 	for i := range after {
@@ -444,25 +444,24 @@ func gossipFigures(before, after []histogram, w *workload, st *State) (pct, got,
 		}
 		merged.count += d
 	}
-	cus := st.withRole(node.RoleCU)
 	w.mu.Lock()
 	per := map[string]int{}
 	for _, s := range w.acked {
 		per[s.pid]++
 	}
-	w.mu.Unlock()
 	for _, p := range w.procs {
 		if len(p.members) != 1 {
 			continue // a group's pushes: every member publishes, so not comparable
 		}
 		followers := 0
-		for _, c := range cus {
-			if c.Index != p.members[0].Index {
+		for i := range w.followers[p.id] {
+			if i != p.members[0].Index {
 				followers++
 			}
 		}
 		expected += float64(per[p.id] * followers)
 	}
+	w.mu.Unlock()
 	if expected == 0 || merged.count == 0 {
 		return 0, merged.count, expected, 0, 0
 	}

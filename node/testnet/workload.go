@@ -44,10 +44,12 @@ type workload struct {
 	rng   *rand.Rand
 	run0  uint64 // the run's seed
 
-	mu      sync.Mutex
-	acked   []sent
-	refused int
-	seq     int
+	mu    sync.Mutex
+	acked []sent
+	// followers are, per process, the CUs that loaded it (so follow its topic).
+	followers map[string]map[int]bool
+	refused   int
+	seq       int
 }
 
 // setup spawns n processes, each on another SU, through the MUs, plus extra (a multi-SU one)
@@ -79,7 +81,8 @@ func (w *workload) setup(ctx context.Context, n int, extra *proc) error {
 }
 
 // follow asks each CU for every process's first result: a CU follows a process's topic once it
-// has loaded it.
+// has loaded it. Those that answer are the process's followers, whose deliveries the gossip
+// figures expect; a CU that could not load it (a timeout on a loaded machine) is tried again.
 func (w *workload) follow(ctx context.Context, cus []Line) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
@@ -88,9 +91,26 @@ func (w *workload) follow(ctx context.Context, cus []Line) {
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-				defer cancel()
-				_, _ = w.a.api.CU(c.HTTP+"/cu").ResultBytes(cctx, p.id, p.id, true)
+				for range 3 {
+					cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+					_, err := w.a.api.CU(c.HTTP+"/cu").ResultBytes(cctx, p.id, p.id, true)
+					cancel()
+					if err == nil {
+						w.mu.Lock()
+						if w.followers == nil {
+							w.followers = map[string]map[int]bool{}
+						}
+						if w.followers[p.id] == nil {
+							w.followers[p.id] = map[int]bool{}
+						}
+						w.followers[p.id][c.Index] = true
+						w.mu.Unlock()
+						return
+					}
+					if ctx.Err() != nil {
+						return
+					}
+				}
 			})
 		}
 	}
