@@ -25,7 +25,14 @@ lost, duplicated, gaps, slots identical on every SU member, results the CUs agre
 on, gossip delivery and latency, time to recover, memory per node. Exit status 1
 when an invariant fails.
 
-Scenarios: ` + "none (the workload alone), node-kill (SIGKILL an SU, restart it), leader-kill (SIGKILL the Raft leader of\nthe demo group), pause (docker pause / SIGSTOP, then resume), partition (docker\nnetwork disconnect of a fifth of the nodes, reconnect; containers only), latency\n(not possible: the scratch image has no tc)."
+Scenarios:
+  none         the workload alone (the baseline; gossip figures at a rate)
+  node-kill    SIGKILL the SU of a workload process, restart it
+  leader-kill  SIGKILL the Raft leader of the demo group, restart it
+  pause        docker pause / SIGSTOP, then resume (a hang, not a crash)
+  partition    docker network disconnect of a fifth of the nodes, reconnect
+               (containers only)
+  latency      not possible: the scratch image has no tc (iproute2)`
 
 func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("testnet chaos", chaosUsage, stderr)

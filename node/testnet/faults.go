@@ -13,7 +13,7 @@ import (
 
 // ErrUnsupported is a fault a kind of testnet cannot inject (a partition of processes that
 // share 127.0.0.1).
-var ErrUnsupported = errors.New("testnet: fault not supported on this kind of testnet")
+var ErrUnsupported = errors.New("testnet: fault not supported here")
 
 // Faults injects faults into the testnet a State describes: processes get signals, containers
 // docker commands. A restart updates the state file, so the testnet stops the new process.
