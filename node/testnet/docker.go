@@ -215,6 +215,7 @@ func RunDocker(ctx context.Context, o DockerOptions, out io.Writer) error {
 		return err
 	}
 
+	warnNeighbours(o.Nodes, log)
 	started := time.Now()
 	// The background context: a testnet interrupted while starting still removes what it made.
 	teardown := func() {
@@ -294,6 +295,22 @@ func mappedPorts(ctx context.Context, st *State) error {
 		st.Nodes[i].HTTP = "http://127.0.0.1:" + p
 	}
 	return nil
+}
+
+// warnNeighbours warns when the kernel's neighbour (ARP) table is too small for the testnet:
+// Linux counts the entries of every network namespace against one gc_thresh3, and a mesh of
+// n containers holds about n*n of them. Past it, new addresses stop resolving and the host's
+// requests to the containers hang (dmesg: "neighbor table overflow").
+func warnNeighbours(n int, log *slog.Logger) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+	if err != nil {
+		return
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err == nil && limit < n*n {
+		log.Warn("the kernel's neighbour table may overflow with this many containers; raise it",
+			"gc_thresh3", limit, "want", n*n, "fix", fmt.Sprintf("sysctl -w net.ipv4.neigh.default.gc_thresh2=%d net.ipv4.neigh.default.gc_thresh3=%d", n*n, 2*n*n))
+	}
 }
 
 // freeRun finds n consecutive ports free on 127.0.0.1, from 18000 up, as far as can be told
