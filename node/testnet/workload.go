@@ -91,11 +91,13 @@ func (w *workload) follow(ctx context.Context, cus []Line) {
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				for range 3 {
+				for range 5 {
+					// Without no-busy: a CU that has loaded the process (and so follows it)
+					// but is still evaluating answers 202 at once.
 					cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-					_, err := w.a.api.CU(c.HTTP+"/cu").ResultBytes(cctx, p.id, p.id, true)
+					_, err := w.a.api.CU(c.HTTP+"/cu").ResultBytes(cctx, p.id, p.id, false)
 					cancel()
-					if err == nil {
+					if err == nil || aoapi.StatusOf(err) == http.StatusAccepted {
 						w.mu.Lock()
 						if w.followers == nil {
 							w.followers = map[string]map[int]bool{}
@@ -110,6 +112,7 @@ func (w *workload) follow(ctx context.Context, cus []Line) {
 					if ctx.Err() != nil {
 						return
 					}
+					sleep(ctx, w.clk, time.Second)
 				}
 			})
 		}
