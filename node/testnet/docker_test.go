@@ -153,7 +153,9 @@ func TestDockerTestnetFaults(t *testing.T) {
 
 // TestDockerTestnetBig is the operator figures of the README: start times of 20 and 50
 // containers, every scenario on 20, gossip delivery and latency at several rates on 20 and
-// 50, memory per node. AONODE_DOCKER_BIG=1; about 15 minutes on two cores.
+// 50, memory per node. AONODE_DOCKER_BIG=1 (AONODE_DOCKER_BIG_SCENARIOS=0: the gossip runs
+// only); about 15 minutes on two cores. 50 containers need a larger kernel neighbour table
+// than the default (RunDocker's warning says how).
 func TestDockerTestnetBig(t *testing.T) {
 	if os.Getenv("AONODE_DOCKER_BIG") != "1" {
 		t.Skip("SKIP: the 20- and 50-container runs need AONODE_DOCKER_BIG=1")
@@ -168,7 +170,7 @@ func TestDockerTestnetBig(t *testing.T) {
 			t.Logf("FIGURE gossip: %d containers, %.0f msg/s: delivery %.1f%% (%.0f of %.0f), p50 %v, p99 %v; memory idle %.0f MiB, loaded %.0f MiB (max %.0f)",
 				n, rate, rep.Delivered, rep.Pushes, rep.Expected, rep.P50, rep.P99, rep.MemIdleMiB, rep.MemLoadMiB, rep.MemLoadMax)
 		}
-		if n == 20 {
+		if n == 20 && os.Getenv("AONODE_DOCKER_BIG_SCENARIOS") != "0" {
 			for _, s := range []string{"node-kill", "leader-kill", "pause", "partition"} {
 				if _, err := Chaos(context.Background(), ChaosOptions{Dir: d.st.Dir, Scenario: s, Processes: 1, Rate: 1, Clock: clock.Wall{}}, io.Discard); errors.Is(err, ErrUnsupported) {
 					t.Logf("FIGURE %s: not run: %v", s, err)
