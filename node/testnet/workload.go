@@ -175,6 +175,17 @@ func (w *workload) send(ctx context.Context, p proc, mu Line, seq int) {
 	w.acked = append(w.acked, sent{pid: p.id, id: it.ID(), at: w.clk.Now()})
 }
 
+// following says how many (CU, process) pairs answered the follow request.
+func (w *workload) following(cus int) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, f := range w.followers {
+		n += len(f)
+	}
+	return fmt.Sprintf("%d of %d (CU, process) pairs confirmed the process loaded", n, cus*len(w.procs))
+}
+
 // slot is one entry of a schedule as an SU serves it.
 type slot struct {
 	nonce      int64
