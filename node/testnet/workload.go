@@ -84,6 +84,10 @@ func (w *workload) setup(ctx context.Context, n int, extra *proc) error {
 // has loaded it. Those that answer are the process's followers, whose deliveries the gossip
 // figures expect; a CU that could not load it (a timeout on a loaded machine) is tried again.
 func (w *workload) follow(ctx context.Context, cus []Line) {
+	// One minute for all of it: on a loaded machine a CU that cannot load a process in that
+	// time is not counted as following, and the run goes on.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for _, c := range cus {
