@@ -45,30 +45,33 @@ var ErrInvariant = errors.New("testnet: invariant failed")
 
 // Report is what a chaos run measured and checked.
 type Report struct {
-	Scenario    string
-	Fault       string
-	Acked       int
-	Refused     int // requests an MU did not acknowledge (it was down or cut off): not counted
-	Lost        int
-	Duplicated  int
-	Gaps        int
-	Slots       int
-	Identical   string // "yes", "no", or why it was not checked
-	CUAgree     int
-	CUCompared  int
-	Delivered   float64 // % of expected pushes delivered to followers
-	Pushes      float64 // pushes delivered to other nodes, summed
-	Expected    float64 // acknowledged messages of single-SU processes × the CUs but their SU's
-	Following   string  // CUs that confirmed loading the processes, of those asked
-	P50, P99    time.Duration
-	Recovered   time.Duration
-	MemIdleMiB  float64 // mean per node
-	MemLoadMiB  float64
-	MemLoadMax  float64
-	Failures    []string
-	MultiSU     string
-	Nodes       int
-	TestnetKind string
+	Scenario   string
+	Fault      string
+	Acked      int
+	Refused    int // requests an MU did not acknowledge (it was down or cut off): not counted
+	Lost       int
+	Duplicated int
+	Gaps       int
+	Slots      int
+	Identical  string // "yes", "no", or why it was not checked
+	CUAgree    int
+	// Attested: messages with attestations of two or more CUs (GET /cu/agreement); of them,
+	// AttestAgree agree and AttestDisagree do not.
+	Attested, AttestAgree, AttestDisagree int
+	CUCompared                            int
+	Delivered                             float64 // % of expected pushes delivered to followers
+	Pushes                                float64 // pushes delivered to other nodes, summed
+	Expected                              float64 // acknowledged messages of single-SU processes × the CUs but their SU's
+	Following                             string  // CUs that confirmed loading the processes, of those asked
+	P50, P99                              time.Duration
+	Recovered                             time.Duration
+	MemIdleMiB                            float64 // mean per node
+	MemLoadMiB                            float64
+	MemLoadMax                            float64
+	Failures                              []string
+	MultiSU                               string
+	Nodes                                 int
+	TestnetKind                           string
 }
 
 // fault is one scenario's injection and heal.
@@ -195,6 +198,7 @@ func Chaos(ctx context.Context, o ChaosOptions, out io.Writer) (*Report, error) 
 		rep.Identical = "no"
 	}
 	rep.CUAgree, rep.CUCompared = w.agreement(ctx, st.withRole(node.RoleCU))
+	rep.Attested, rep.AttestAgree, rep.AttestDisagree = w.attested(ctx, st.withRole(node.RoleCU))
 	sleep(ctx, o.Clock, 2*time.Second) // the last pushes reach the followers
 	after := gossipAll(ctx, w, st)
 	rep.Delivered, rep.Pushes, rep.Expected, rep.P50, rep.P99 = gossipFigures(before, after, w, st)
@@ -214,6 +218,9 @@ func Chaos(ctx context.Context, o ChaosOptions, out io.Writer) (*Report, error) 
 	}
 	if rep.CUAgree < rep.CUCompared {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("CUs disagree on %d of %d results", rep.CUCompared-rep.CUAgree, rep.CUCompared))
+	}
+	if rep.AttestDisagree > 0 {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("CU attestations disagree on %d messages", rep.AttestDisagree))
 	}
 	if rep.Acked == 0 {
 		rep.Failures = append(rep.Failures, "no message was acknowledged")
@@ -555,6 +562,7 @@ func (r *Report) Print(out io.Writer) {
 	row("gaps (must be 0)", fmt.Sprintf("%d (%d slots checked)", r.Gaps, r.Slots))
 	row("slots identical on every SU member", r.Identical)
 	row("results the CUs agree on", fmt.Sprintf("%d of %d compared (last message of each process, up to 3 CUs)", r.CUAgree, r.CUCompared))
+	row("attestation agreement", fmt.Sprintf("%d of %d messages attested by two or more CUs agree (GET /cu/agreement on the first CU)", r.AttestAgree, r.Attested))
 	row("gossip delivery", fmt.Sprintf("%.1f%% (%.0f pushes delivered to other nodes' CUs of %.0f: every message to every CU but its SU's); age at delivery p50 %v, p99 %v (bucket bounds)", r.Delivered, r.Pushes, r.Expected, r.P50, r.P99))
 	row("CUs following", r.Following)
 	if r.Recovered >= 0 {

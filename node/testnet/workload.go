@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -318,6 +319,39 @@ func (w *workload) missing(ctx context.Context) (int, error) {
 		}
 	}
 	return miss, nil
+}
+
+// attested asks the first CU for its attestation agreement (GET /cu/agreement) on the last
+// acknowledged message of each process: how many messages had attestations from two or more
+// CUs, how many of those all agree, and how many disagree.
+func (w *workload) attested(ctx context.Context, cus []Line) (multi, agree, disagree int) {
+	if len(cus) == 0 {
+		return 0, 0, 0
+	}
+	last := map[string]string{}
+	w.mu.Lock()
+	for _, s := range w.acked {
+		last[s.pid] = s.id
+	}
+	w.mu.Unlock()
+	for _, p := range w.procs {
+		if last[p.id] == "" {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ag, err := w.a.api.CU(cus[0].HTTP+"/cu").Agreement(cctx, p.id, url.Values{"message": {last[p.id]}})
+		cancel()
+		if err != nil || len(ag.Attestations) < 2 {
+			continue
+		}
+		multi++
+		if ag.Agree {
+			agree++
+		} else {
+			disagree++
+		}
+	}
+	return multi, agree, disagree
 }
 
 // agreement asks up to three CUs for the result of the last acknowledged message of each
