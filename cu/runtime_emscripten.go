@@ -10,6 +10,7 @@ import (
 
 	"github.com/aonode/aonode/cu/emscripten"
 	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/cu/wasmcache"
 )
 
 // EmscriptenRuntime runs the reference's emscripten module formats with cu/emscripten.
@@ -90,10 +91,11 @@ func DefaultRuntimesIn(ctx context.Context, cacheDir string) (map[module.Format]
 		cache = wazero.NewCompilationCache()
 	} else {
 		emCfg.CacheDir = filepath.Join(cacheDir, "emscripten")
-		var err error
-		if cache, err = wazero.NewCompilationCacheWithDir(filepath.Join(cacheDir, "wasi")); err != nil {
-			return nil, nil, fmt.Errorf("cu: compilation cache: %w", err)
+		disk, err := wasmcache.Open(filepath.Join(cacheDir, "wasi"), 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cu: %w", err)
 		}
+		cache = disk.Compilation()
 	}
 	em, err := NewEmscriptenRuntimeWith(ctx, emCfg)
 	if err != nil {

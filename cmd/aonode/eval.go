@@ -19,7 +19,7 @@ import (
 )
 
 const evalUsage = `eval --module FILE.wasm --format FORMAT [--compute-limit N] [--memory-limit N]
-            [--memory IN] [--save-memory OUT] SESSION.json
+            [--memory IN] [--save-memory OUT] [--cache-dir DIR] SESSION.json
 
 Runs a process module offline, as the reference CU would. FORMAT is the
 Module-Format: wasm32-unknown-emscripten, ...emscripten2, ...emscripten3,
@@ -31,7 +31,10 @@ memory and the next one runs on a fresh instance. One JSON line is printed per
 message: {"Output","Messages","Spawns","Assignments","Error","GasUsed",
 "MemorySize","MemorySha256"} (absent keys were undefined; "Threw":true marks a
 trap, "out of gas!" or {ok:false}; MemorySha256 is the hex SHA-256 of the
-whole linear memory kept after the message, null before any exists).`
+whole linear memory kept after the message, null before any exists).
+The machine code of the module is kept in --cache-dir (default: the user's
+cache directory, e.g. ~/.cache/aonode/wasm-cache; --cache-dir "" for none), so
+the next eval of the same module does not compile it again.`
 
 // Input bounds: a module or memory image beyond these is not a process a CU would run.
 const (
@@ -57,6 +60,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	memoryLimit := fs.Uint64("memory-limit", 0, "linear memory limit in bytes (0: the module's own maximum)")
 	memIn := fs.String("memory", "", "start from this memory image instead of a new process")
 	memOut := fs.String("save-memory", "", "write the memory kept after the last message here")
+	cacheDir := fs.String("cache-dir", defaultEvalCacheDir(), "keep compiled machine code here across runs (empty: none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -83,7 +87,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 
-	eng, err := emscripten.NewEngine(ctx, emscripten.EngineConfig{})
+	eng, err := emscripten.NewEngine(ctx, emscripten.EngineConfig{CacheDir: *cacheDir})
 	if err != nil {
 		return err
 	}
@@ -120,6 +124,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return writeFileAtomic(*memOut, mem)
 	}
 	return nil
+}
+
+// defaultEvalCacheDir is aonode's folder in the user's cache directory, or none when the
+// environment names no home.
+func defaultEvalCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "aonode", "wasm-cache")
 }
 
 func readBounded(path string, limit int64) ([]byte, error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aonode/aonode/node/fixtures"
@@ -28,7 +29,8 @@ type evalVector struct {
 func runEvalCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := runMain(context.Background(), append([]string{"eval"}, args...), &out, &errb)
+	// No compilation cache unless a test names one: tests must not write to the user's.
+	code := runMain(context.Background(), append([]string{"eval", "--cache-dir="}, args...), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -83,6 +85,50 @@ func TestEvalMatchesVectors(t *testing.T) {
 				t.Errorf("memory not saved: %v", err)
 			}
 		})
+	}
+}
+
+// TestEvalCompilationCache runs one session three times on one cache directory, twice at
+// once on a fresh one and once on the filled one: every run prints the reference lines, and
+// the directory holds the module's compiled code afterwards.
+func TestEvalCompilationCache(t *testing.T) {
+	shared := evalShared(t)
+	raw, err := os.ReadFile(filepath.Join(shared, "vectors", "aoloader", "emscripten.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v evalVector
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	sess := writeSession(t, dir, "s.json", v, 0, len(v.Messages))
+	args := []string{"--cache-dir", cache, "--module", filepath.Join(shared, "fixtures", "wasm", "emscripten.wasm"),
+		"--format", "wasm32-unknown-emscripten", "--compute-limit", "9000000000000", sess}
+	outs := make([]string, 3)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			code, out, stderr := runEvalCmd(t, args...)
+			if code != 0 {
+				t.Errorf("exit %d: %s", code, stderr)
+			}
+			outs[i] = out
+		})
+	}
+	wg.Wait()
+	code, out, stderr := runEvalCmd(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	outs[2] = out
+	for _, out := range outs {
+		checkEvalLines(t, strings.Split(strings.TrimSuffix(out, "\n"), "\n"), v.Expected)
+	}
+	entries, _ := filepath.Glob(filepath.Join(cache, "wazero-*", "*"))
+	if len(entries) != 1 {
+		t.Errorf("cache holds %v, want one compiled module", entries)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aonode/aonode/cu/memory64"
 	"github.com/aonode/aonode/cu/module"
+	"github.com/aonode/aonode/cu/wasmcache"
 	"github.com/aonode/aonode/cu/wasmcheck"
 )
 
@@ -57,6 +58,7 @@ type Options struct {
 type Engine struct {
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
+	disk  *wasmcache.Cache // nil: in memory only
 
 	mu    sync.Mutex
 	hosts map[hostKey]api.Module
@@ -72,22 +74,26 @@ type EngineConfig struct {
 	// CacheDir, when set, keeps compiled machine code on disk so that a restarted node does
 	// not compile its modules again. Empty: an in-memory cache only.
 	CacheDir string
+	// CacheMaxBytes bounds CacheDir (0: wasmcache.DefaultMaxBytes); the oldest entries go first.
+	CacheMaxBytes int64
 }
 
 // NewEngine creates an engine. Close it to release compiled code.
 func NewEngine(ctx context.Context, cfg EngineConfig) (*Engine, error) {
 	cache := wazero.NewCompilationCache()
+	var disk *wasmcache.Cache
 	if cfg.CacheDir != "" {
 		var err error
-		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
-			return nil, fmt.Errorf("compilation cache %s: %w", cfg.CacheDir, err)
+		if disk, err = wasmcache.Open(cfg.CacheDir, cfg.CacheMaxBytes); err != nil {
+			return nil, err
 		}
+		cache = disk.Compilation()
 	}
 	rcfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
 		WithCloseOnContextDone(true).
 		WithCoreFeatures(api.CoreFeaturesV2)
-	return &Engine{rt: wazero.NewRuntimeWithConfig(ctx, rcfg), cache: cache, hosts: map[hostKey]api.Module{}}, nil
+	return &Engine{rt: wazero.NewRuntimeWithConfig(ctx, rcfg), cache: cache, disk: disk, hosts: map[hostKey]api.Module{}}, nil
 }
 
 // Close releases the runtime, every module and instance compiled through it.
@@ -129,6 +135,10 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, opts Options) (*Modul
 	cm, err := e.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s module: %w", opts.Format, err)
+	}
+	if e.disk != nil {
+		// The compile may have added an entry; a cache that cannot be pruned still works.
+		_ = e.disk.Prune()
 	}
 	m := &Module{eng: e, compiled: cm, spec: spec, opts: opts, heapMax: spec.heapMax,
 		gasLimit: int64(min(opts.ComputeLimit, math.MaxInt64)), resolver: map[string]api.Module{}}
