@@ -94,7 +94,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	cfg.DataDir = filepath.Join(*dataDir, "store")
-	cfg.CompileCacheDir = filepath.Join(*dataDir, "wasm-cache")
+	if cfg.CompileCacheDir == "" {
+		cfg.CompileCacheDir = filepath.Join(*dataDir, "wasm-cache")
+	}
 	cfg.Roles = node.AllRoles
 	if err := cfg.Validate(); err != nil {
 		return usageError{err.Error()}

@@ -82,6 +82,7 @@ func addNodeFlags(fs *flag.FlagSet, cfg node.Config, defaultLevel string, withRo
 	fs.DurationVar(&f.cfg.Raft.Election, "raft-election", raft.Election, "Raft election timeout (at least --raft-heartbeat)")
 	fs.DurationVar(&f.cfg.Raft.LeaderLease, "raft-leader-lease", raft.LeaderLease, "Raft leader lease: a leader cut off from its majority steps down after this (at most --raft-heartbeat)")
 	fs.DurationVar(&f.cfg.Raft.Commit, "raft-commit", raft.Commit, "how soon followers learn a new commit index when no entries flow")
+	fs.StringVar(&f.cfg.CompileCacheDir, "cache-dir", cfg.CompileCacheDir, "where the CU keeps compiled module machine code across restarts, bounded to 1 GiB (default: DATA/wasm-cache)")
 	f.level = fs.String("log-level", defaultLevel, "log level: debug, info, warn or error")
 	addLimitFlags(fs, &f.cfg.Limits)
 	fs.Func("trusted-mu", "comma-separated wallet addresses of other nodes' MUs whose pushes the SU accepts", func(v string) error {
