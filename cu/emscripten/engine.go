@@ -60,8 +60,9 @@ type Engine struct {
 	cache wazero.CompilationCache
 	disk  *wasmcache.Cache // nil: in memory only
 
-	mu    sync.Mutex
-	hosts map[hostKey]api.Module
+	mu     sync.Mutex
+	hosts  map[hostKey]api.Module
+	meters map[bool]wazero.CompiledModule // the metering module by usegas width (i64: true)
 }
 
 type hostKey struct {
@@ -93,7 +94,7 @@ func NewEngine(ctx context.Context, cfg EngineConfig) (*Engine, error) {
 		WithCompilationCache(cache).
 		WithCloseOnContextDone(true).
 		WithCoreFeatures(api.CoreFeaturesV2)
-	return &Engine{rt: wazero.NewRuntimeWithConfig(ctx, rcfg), cache: cache, disk: disk, hosts: map[hostKey]api.Module{}}, nil
+	return &Engine{rt: wazero.NewRuntimeWithConfig(ctx, rcfg), cache: cache, disk: disk, hosts: map[hostKey]api.Module{}, meters: map[bool]wazero.CompiledModule{}}, nil
 }
 
 // Close releases the runtime, every module and instance compiled through it.
@@ -111,6 +112,7 @@ type Module struct {
 	heapMax  uint64
 	gasLimit int64
 	metered  bool
+	meter    wazero.CompiledModule // metering.usegas in wasm (meter.go), when metered
 	resolver map[string]api.Module
 }
 
@@ -164,7 +166,15 @@ func (m *Module) link(ctx context.Context) error {
 			return fmt.Errorf("%w: %s.%s has signature %v -> %v, the glue provides %v -> %v", ErrIncompatibleModule, modName, name, imp.ParamTypes(), imp.ResultTypes(), hf.params, hf.results)
 		}
 		if modName == "metering" {
+			// usegas is the only metering import (the spec allows no other); each instance
+			// gets its own instance of the metering module.
 			m.metered = true
+			cm, err := m.eng.meterModule(ctx, hf.params[0] == i64)
+			if err != nil {
+				return err
+			}
+			m.meter = cm
+			continue
 		}
 		host, err := m.eng.host(ctx, m.spec, modName)
 		if err != nil {

@@ -76,7 +76,7 @@ type Instance struct {
 	stackLimit                                                                uint32       // emscripten_stack_get_end, read once at startup
 	dynCall                                                                   api.Function // the export invoke_* calls through (emscripten4.cjs, wasm64), if any
 
-	gasUsed  int64
+	meter    *meter // nil when the module is not metered
 	tempRet0 uint32
 	clock    float64 // the glue's Date.now counter
 	tzset    bool
@@ -100,29 +100,42 @@ func (m *Module) Instantiate(ctx context.Context, memory []byte) (*Instance, err
 		in.fs = newMemFS(in)
 	}
 	ctx = in.bind(ctx)
-	ictx := experimental.WithImportResolver(ctx, func(name string) api.Module { return m.resolver[name] })
+	if m.meter != nil {
+		mt, err := m.newMeter(ctx)
+		if err != nil {
+			return nil, err
+		}
+		in.meter = mt
+	}
+	ictx := experimental.WithImportResolver(ctx, func(name string) api.Module {
+		if name == "metering" && in.meter != nil {
+			return in.meter.mod
+		}
+		return m.resolver[name]
+	})
 	wm, err := m.eng.rt.InstantiateModule(ictx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
+		in.closeMeter(ctx)
 		return nil, fmt.Errorf("instantiate %s module: %w", m.opts.Format, err)
 	}
 	in.wm = wm
 	in.mem = wm.Memory()
 	if in.mem == nil {
-		_ = wm.Close(ctx)
+		_ = in.Close(ctx)
 		return nil, fmt.Errorf("%w: no memory", ErrIncompatibleModule)
 	}
 	if uint64(in.mem.Size()) > m.heapMax {
-		_ = wm.Close(ctx)
+		_ = in.Close(ctx)
 		return nil, fmt.Errorf("%w: initial memory %d exceeds the memory limit %d", ErrIncompatibleModule, in.mem.Size(), m.heapMax)
 	}
 	in.lookupExports()
 	if err := guard(in.start); err != nil {
-		_ = wm.Close(ctx)
+		_ = in.Close(ctx)
 		return nil, fmt.Errorf("start %s module: %w", m.opts.Format, describe(err))
 	}
 	if memory != nil {
 		if err := guard(func() error { return in.load(memory) }); err != nil {
-			_ = wm.Close(ctx)
+			_ = in.Close(ctx)
 			return nil, err
 		}
 	}
@@ -269,8 +282,27 @@ func (in *Instance) Memory() []byte {
 // Close releases the instance.
 func (in *Instance) Close(ctx context.Context) error {
 	in.closed = true
-	return in.wm.Close(ctx)
+	err := in.wm.Close(ctx)
+	in.closeMeter(ctx)
+	return err
 }
+
+func (in *Instance) closeMeter(ctx context.Context) {
+	if in.meter != nil {
+		_ = in.meter.mod.Close(ctx)
+	}
+}
+
+// gasUsed is the gas the current message (or the startup) has used so far.
+func (in *Instance) gasUsed() int64 {
+	if in.meter == nil {
+		return 0
+	}
+	return int64(in.meter.gas.Get())
+}
+
+// outOfGas reports whether the metering module trapped: its sum is above the limit.
+func (in *Instance) outOfGas() bool { return in.gasUsed() > in.m.gasLimit }
 
 // Handle evaluates one message. msg and env are the JSON texts the loader would pass
 // (JSON.stringify output; see jsjson.Stringify). A module-level failure is a Result with
@@ -293,7 +325,9 @@ func (in *Instance) Handle(ctx context.Context, msg, env []byte) (module.Result,
 	}
 	cur, _ := in.mem.Read(0, in.mem.Size())
 	in.prev = append(in.prev[:0], cur...)
-	in.gasUsed = 0
+	if in.meter != nil {
+		in.meter.gas.Set(0)
+	}
 
 	var res module.Result
 	err := guard(func() (err error) {
@@ -473,10 +507,10 @@ func jsonParseMessage(text string, err error) string {
 }
 
 func (in *Instance) gasReported() uint64 {
-	if in.gasUsed < 0 {
-		return 0
+	if g := in.gasUsed(); g > 0 {
+		return uint64(g)
 	}
-	return uint64(in.gasUsed)
+	return 0
 }
 
 // normalize re-serialises a value the way JSON.stringify(JSON.parse(…)) would.
@@ -542,6 +576,9 @@ func (in *Instance) call(f api.Function, args ...uint64) (uint64, error) {
 	}
 	res, err := f.Call(in.ctx, args...)
 	if err != nil {
+		if in.outOfGas() && in.ctx.Err() == nil {
+			return 0, errOutOfGas
+		}
 		return 0, err
 	}
 	if len(res) > 0 {
@@ -608,18 +645,11 @@ func (in *Instance) invokeVII(s []uint64) {
 
 func (in *Instance) throwLongjmp(_ []uint64) { panic(errLongjmp) }
 
-func (in *Instance) useGas(s []uint64) {
-	if in.spec.ptr64 {
-		in.gasUsed += int64(s[0])
-	} else {
-		in.gasUsed += int64(int32(uint32(s[0])))
-	}
-	if in.gasUsed > in.m.gasLimit {
-		panic(errOutOfGas)
-	}
-}
+// useGas is never called: metering.usegas is the wasm module of meter.go. The import's entry
+// in the format specs stays for its signature check.
+func (in *Instance) useGas(_ []uint64) { panic(errors.New("metering.usegas is provided in wasm")) }
 
-func (in *Instance) meteringGasUsed(s []uint64) { s[0] = uint64(uint32(in.gasUsed)) }
+func (in *Instance) meteringGasUsed(s []uint64) { s[0] = uint64(uint32(in.gasUsed())) }
 
 // resizeHeap is emscripten_resize_heap with the glue's growth rule (ao-protocol.md §4.1).
 func (in *Instance) resizeHeap(s []uint64) {
