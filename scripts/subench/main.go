@@ -1,10 +1,13 @@
 // Command subench measures durable assignments per second through the SU HTTP API of a real
-// `aonode run --roles su` child: for an ed25519 and an Arweave RSA SU key, with 1, 8 and 64
+// `aonode run --roles su` child: for an ed25519 and an Arweave RSA SU key, items signed with
+// ed25519 or with Arweave RSA-4096 (type 1, what aoconnect users send), with 1, 8 and 64
 // concurrent clients, each client on its own process ("procs") and all on one ("oneproc").
-// Messages are signed before the clock starts, so the figures are the node's: verify, assign,
-// sign, fsync, answer. A 200 answer means the slot is on disk.
+// The load generator is this process, the node its child. Messages are signed before the
+// clock starts, so the figures are the node's: read, verify, assign, sign, fsync, answer. A
+// 200 answer means the slot is on disk. With -base OTHER_AONODE every configuration runs on
+// that binary and then on -aonode, alternately, and the table shows both and their ratio.
 //
-//	go run ./scripts/subench [-n 20000] [-duration 10s] [-keys ed25519,rsa] [-clients 1,8,64]
+//	go run ./scripts/subench [-n 20000] [-duration 10s] [-keys ed25519,rsa] [-items ed25519,rsa] [-clients 1,8,64] [-base BIN]
 package main
 
 import (
@@ -21,6 +24,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +47,8 @@ func main() {
 }
 
 type result struct {
-	key, mode        string
+	bin, key, items  string
+	mode             string
 	clients, n       int
 	perSec, p50, p99 float64
 	cpuPerOp         float64 // the node's user+system CPU µs per acknowledged message; 0 if unknown
@@ -56,6 +61,8 @@ func run(ctx context.Context) error {
 	clientList := flag.String("clients", "1,8,64", "concurrent client counts")
 	modes := flag.String("modes", "procs,oneproc", "procs: one process per client; oneproc: all clients on one process")
 	bin := flag.String("aonode", "", "aonode binary (default: build ./cmd/aonode)")
+	baseBin := flag.String("base", "", "a second aonode binary measured alternately with -aonode (A/B)")
+	itemList := flag.String("items", "ed25519", "key types the messages are signed with: ed25519, rsa (RSA items are signed up front at ~5 ms each: -n bounds that)")
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "subench-")
@@ -78,49 +85,131 @@ func run(ctx context.Context) error {
 		}
 		clients = append(clients, c)
 	}
+	keyType := func(flagName, name string) (dataitem.SignatureType, error) {
+		switch name {
+		case "ed25519":
+			return dataitem.ED25519, nil
+		case "rsa":
+			return dataitem.Arweave, nil
+		}
+		return 0, fmt.Errorf("-%s: unknown key type %q", flagName, name)
+	}
+	bins := []struct{ name, path string }{{"new", *bin}}
+	if *baseBin != "" {
+		bins = []struct{ name, path string }{{"base", *baseBin}, {"new", *bin}}
+	}
 	var results []result
 	for _, key := range strings.Split(*keys, ",") {
-		var t dataitem.SignatureType
-		switch key {
-		case "ed25519":
-			t = dataitem.ED25519
-		case "rsa":
-			t = dataitem.Arweave
-		default:
-			return fmt.Errorf("-keys: unknown key type %q", key)
+		t, err := keyType("keys", key)
+		if err != nil {
+			return err
 		}
 		signer, err := dataitem.GenerateKey(t)
 		if err != nil {
 			return err
 		}
-		for _, mode := range strings.Split(*modes, ",") {
-			if mode != "procs" && mode != "oneproc" {
-				return fmt.Errorf("-modes: unknown mode %q", mode)
+		for _, items := range strings.Split(*itemList, ",") {
+			it, err := keyType("items", items)
+			if err != nil {
+				return err
 			}
-			for _, c := range clients {
-				r, err := measure(ctx, *bin, filepath.Join(tmp, fmt.Sprintf("%s-%s-%d", key, mode, c)), signer, mode == "oneproc", c, *n, *dur)
-				if err != nil {
-					return fmt.Errorf("%s %s %d clients: %w", key, mode, c, err)
+			client, err := dataitem.GenerateKey(it)
+			if err != nil {
+				return err
+			}
+			for _, mode := range strings.Split(*modes, ",") {
+				if mode != "procs" && mode != "oneproc" {
+					return fmt.Errorf("-modes: unknown mode %q", mode)
 				}
-				r.key, r.mode = key, mode
-				results = append(results, r)
-				fmt.Fprintf(os.Stderr, "done: %s %s clients=%d\n", key, mode, c)
+				for _, c := range clients {
+					// Signed once per configuration and sent to every binary: the same bytes.
+					w, err := newWorkload(signer, client, mode == "oneproc", c, *n)
+					if err != nil {
+						return err
+					}
+					for _, b := range bins {
+						r, err := measure(ctx, b.path, filepath.Join(tmp, fmt.Sprintf("%s-%s-%s-%s-%d", b.name, key, items, mode, c)), signer, w, c, *dur)
+						if err != nil {
+							return fmt.Errorf("%s: %s %s items %s %d clients: %w", b.name, key, items, mode, c, err)
+						}
+						r.bin, r.key, r.items, r.mode = b.name, key, items, mode
+						results = append(results, r)
+						fmt.Fprintf(os.Stderr, "done: %s %s items=%s %s clients=%d: %.0f/s\n", b.name, key, items, mode, c, r.perSec)
+					}
+				}
 			}
 		}
 	}
 	// node cpu-µs/op is what the node process spent per message (HTTP, verification, the
 	// assignment, the store): 2 cores / that figure is the node's CPU-bound ceiling, whatever
 	// else shares the machine (the client here included).
-	fmt.Printf("%-8s %-8s %-8s %10s %14s %9s %9s %18s\n", "clients", "key", "mode", "messages", "assignments/s", "p50 ms", "p99 ms", "node cpu-µs/op")
-	for _, r := range results {
-		fmt.Printf("%-8d %-8s %-8s %10d %14.0f %9.2f %9.2f %18.1f\n", r.clients, r.key, r.mode, r.n, r.perSec, r.p50, r.p99, r.cpuPerOp)
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("SU over HTTP (aonode run --roles su), load generator in its own process; load at the end %s\n", strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("%-5s %-8s %-8s %-8s %-8s %10s %14s %9s %9s %18s %9s\n", "bin", "clients", "SU key", "items", "mode", "messages", "assignments/s", "p50 ms", "p99 ms", "node cpu-µs/op", "new/base")
+	for i, r := range results {
+		ratio := ""
+		if r.bin == "new" && i > 0 && results[i-1].bin == "base" {
+			ratio = fmt.Sprintf("%.2f", r.perSec/results[i-1].perSec)
+		}
+		fmt.Printf("%-5s %-8d %-8s %-8s %-8s %10d %14.0f %9.2f %9.2f %18.1f %9s\n", r.bin, r.clients, r.key, r.items, r.mode, r.n, r.perSec, r.p50, r.p99, r.cpuPerOp, ratio)
 	}
 	return nil
 }
 
-// measure starts a fresh node, spawns the processes, then sends up to n pre-signed messages
-// from `clients` goroutines within dur.
-func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, oneProc bool, clients, n int, dur time.Duration) (result, error) {
+// workload is the items one configuration sends: the Process items, then the messages.
+type workload struct {
+	procs [][]byte
+	msgs  [][]byte
+}
+
+func newWorkload(suKey, client dataitem.Signer, oneProc bool, clients, n int) (workload, error) {
+	var w workload
+	ownerHash := sha256.Sum256(suKey.Owner())
+	suAddr := dataitem.EncodeID(ownerHash[:])
+	nprocs := clients
+	if oneProc {
+		nprocs = 1
+	}
+	var pids [][]byte
+	for i := range nprocs {
+		p, err := dataitem.Sign(client, dataitem.Fields{Tags: []dataitem.Tag{
+			{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}, {Name: "Type", Value: "Process"},
+			{Name: "Module", Value: suAddr}, {Name: "Scheduler", Value: suAddr}, {Name: "N", Value: strconv.Itoa(i)},
+		}})
+		if err != nil {
+			return w, err
+		}
+		w.procs = append(w.procs, p.Raw())
+		id := p.RawID()
+		pids = append(pids, id[:])
+	}
+	w.msgs = make([][]byte, n)
+	var wg sync.WaitGroup
+	var firstErr error
+	var once sync.Once
+	workers := runtime.GOMAXPROCS(0)
+	for k := range workers {
+		wg.Go(func() {
+			for i := k; i < n; i += workers {
+				m, err := dataitem.Sign(client, dataitem.Fields{Target: pids[i%nprocs], Data: []byte("1 + 1"), Tags: []dataitem.Tag{
+					{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}, {Name: "Type", Value: "Message"},
+					{Name: "Action", Value: "Eval"}, {Name: "N", Value: strconv.Itoa(i)},
+				}})
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				w.msgs[i] = m.Raw()
+			}
+		})
+	}
+	wg.Wait()
+	return w, firstErr
+}
+
+// measure starts a fresh node, spawns the processes, then sends the workload's pre-signed
+// messages from `clients` goroutines within dur.
+func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, w workload, clients int, dur time.Duration) (result, error) {
 	res := result{clients: clients}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return res, err
@@ -154,43 +243,12 @@ func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, onePro
 		return res, fmt.Errorf("%w\n%s", err, stderr.String())
 	}
 
-	client, err := dataitem.GenerateKey(dataitem.ED25519)
-	if err != nil {
-		return res, err
-	}
-	ownerHash := sha256.Sum256(suKey.Owner())
-	suAddr := dataitem.EncodeID(ownerHash[:])
-	nprocs := clients
-	if oneProc {
-		nprocs = 1
-	}
-	var pids [][]byte
-	for i := range nprocs {
-		p, err := dataitem.Sign(client, dataitem.Fields{Tags: []dataitem.Tag{
-			{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}, {Name: "Type", Value: "Process"},
-			{Name: "Module", Value: suAddr}, {Name: "Scheduler", Value: suAddr}, {Name: "N", Value: strconv.Itoa(i)},
-		}})
-		if err != nil {
-			return res, err
-		}
-		if err := send(hc, base, p.Raw()); err != nil {
+	for _, p := range w.procs {
+		if err := send(hc, base, p); err != nil {
 			return res, fmt.Errorf("spawn: %w", err)
 		}
-		id := p.RawID()
-		pids = append(pids, id[:])
 	}
-	msgs := make([][]byte, n)
-	for i := range msgs {
-		m, err := dataitem.Sign(client, dataitem.Fields{Target: pids[i%nprocs], Data: []byte("1 + 1"), Tags: []dataitem.Tag{
-			{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}, {Name: "Type", Value: "Message"},
-			{Name: "Action", Value: "Eval"}, {Name: "N", Value: strconv.Itoa(i)},
-		}})
-		if err != nil {
-			return res, err
-		}
-		msgs[i] = m.Raw()
-	}
-
+	msgs, n := w.msgs, len(w.msgs)
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var done atomic.Int64
