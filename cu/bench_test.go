@@ -2,6 +2,8 @@ package cu
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -139,4 +141,42 @@ func readyToServe(ctx context.Context, c *CU, pid string) error {
 	inst, err := p.def.mod.Instantiate(ctx, p.mem)
 	p.inst = inst
 	return err
+}
+
+// BenchmarkColdStartAos is issue 16's cold start of a real aos process (aos.wasm, format 2,
+// metered) with 10,000 messages (AONODE_COLDSTART_MESSAGES to change): from nothing
+// (every message fetched from the SU over HTTP and evaluated) and from a checkpoint at its
+// last slot in the local store. Each runtime keeps its compiled code in one on-disk cache,
+// as a restarted node does (<data>/wasm-cache), so from-checkpoint is a node restart with
+// the cache warm. The setup evaluates the 10,000 messages once (about a minute here):
+//
+//	go test -run '^$' -bench 'ColdStartAos/from-checkpoint$' -benchtime 3x ./cu
+func BenchmarkColdStartAos(b *testing.B) {
+	wasm := aosWasm(b)
+	n := 10000
+	if s := os.Getenv("AONODE_COLDSTART_MESSAGES"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			b.Fatalf("AONODE_COLDSTART_MESSAGES=%q", s)
+		}
+		n = v
+	}
+	cacheDir := b.TempDir()
+	var closers []func(context.Context) error
+	b.Cleanup(func() {
+		for _, c := range closers {
+			_ = c(context.Background())
+		}
+	})
+	rts := func() map[module.Format]Runtime {
+		r, closeRT, err := DefaultRuntimesIn(context.Background(), cacheDir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		closers = append(closers, closeRT)
+		return r
+	}
+	benchColdStart(b, n, rts, module.Emscripten2, wasm, aosTags, func(i int) (string, []Tag) {
+		return "Counter = (Counter or 0) + 1", []Tag{{Name: "Action", Value: "Eval"}}
+	})
 }
