@@ -1,11 +1,13 @@
 // Command e2ebench measures the whole AO loop on one node: messages per second and the
 // latency from POST {node}/mu to the result read from GET {node}/cu/result, with the example
-// token process (examples/token, the WASI format) as the small module. By default it starts
+// token process (examples/token, the WASI format) as the small module, or the real aos
+// module (-module aos: ../shared/fixtures/wasm/aos.wasm, Module-Format
+// wasm32-unknown-emscripten2, metered; each message an owner's Eval). By default it starts
 // an in-process node with every role on a temporary data directory; -node URL measures a
 // running node instead (aonode dev). Messages (Mint by the owner) are signed before the clock
 // starts; each client sends one message, waits for its result, then sends the next.
 //
-//	go run ./scripts/e2ebench [-n 5000] [-clients 1,8,32] [-processes 4] [-module token.wasm]
+//	go run ./scripts/e2ebench [-n 5000] [-clients 1,8,32] [-processes 4] [-module token.wasm|tiny|aos] [-format F]
 package main
 
 import (
@@ -59,7 +61,8 @@ func run(ctx context.Context) error {
 	clientList := flag.String("clients", "1,8,32", "concurrent client counts")
 	procs := flag.Int("processes", 4, "token processes the clients spread over")
 	warmup := flag.Int("warmup", 200, "messages sent before each measurement")
-	modFile := flag.String("module", "", `module of the wasm32-wasip1-aonode format; "tiny" for a built-in module with a constant result (default: build ./examples/token)`)
+	modFile := flag.String("module", "", `module file (of -format); "tiny" for a built-in WASI module with a constant result; "aos" for ../shared/fixtures/wasm/aos.wasm (default: build ./examples/token)`)
+	format := flag.String("format", "", "Module-Format of -module FILE (default wasm32-wasip1-aonode; wasm32-unknown-emscripten2 for -module aos)")
 	nodeURL := flag.String("node", "", "measure this running node (e.g. http://127.0.0.1:8734) instead of an in-process one")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run (client and in-process node) to this file")
 	flag.Parse()
@@ -90,6 +93,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	isAos := *modFile == "aos"
+	if *format == "" {
+		*format = "wasm32-wasip1-aonode"
+		if isAos {
+			*format = "wasm32-unknown-emscripten2"
+		}
+	}
 	base := strings.TrimRight(*nodeURL, "/")
 	if base == "" {
 		dir, err := os.MkdirTemp("", "e2ebench-")
@@ -111,7 +121,7 @@ func run(ctx context.Context) error {
 		defer n.Close()
 		base = n.URLs().Node
 	}
-	b := &bench{base: base, http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	b := &bench{base: base, format: *format, aos: isAos, http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	defer b.http.CloseIdleConnections()
 	if b.signer, err = dataitem.GenerateKey(dataitem.ED25519); err != nil {
 		return err
@@ -121,7 +131,7 @@ func run(ctx context.Context) error {
 	}
 	what := "examples/token"
 	if *modFile != "" {
-		what = *modFile
+		what = *modFile + " (" + *format + ")"
 	}
 	fmt.Printf("node %s, %d processes of %s (%d bytes), GOMAXPROCS %d\n\n", base, cfg.processes, what, len(wasm), runtime.GOMAXPROCS(0))
 	fmt.Printf("%8s %8s %9s %10s %9s %9s %9s %9s\n", "clients", "msgs", "seconds", "msgs/s", "p50 ms", "p90 ms", "p99 ms", "max ms")
@@ -148,7 +158,7 @@ func loadModule(file string) ([]byte, error) {
 	if file == "tiny" {
 		return testnet.TinyModule(), nil
 	}
-	if file != "" {
+	if file != "" && file != "aos" {
 		return os.ReadFile(file)
 	}
 	root, err := os.Getwd()
@@ -165,6 +175,9 @@ func loadModule(file string) ([]byte, error) {
 		}
 		root = parent
 	}
+	if file == "aos" {
+		return os.ReadFile(filepath.Join(root, "..", "shared", "fixtures", "wasm", "aos.wasm"))
+	}
 	out := filepath.Join(os.TempDir(), fmt.Sprintf("e2ebench-token-%d.wasm", os.Getpid()))
 	defer os.Remove(out)
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./examples/token")
@@ -178,6 +191,8 @@ func loadModule(file string) ([]byte, error) {
 
 type bench struct {
 	base   string
+	format string
+	aos    bool // messages are Evals of the process owner
 	http   *http.Client
 	signer dataitem.Signer
 	pids   []string
@@ -225,7 +240,7 @@ func (b *bench) setup(ctx context.Context, wasm []byte, procs int) error {
 		return fmt.Errorf("GET /su/: %s", body)
 	}
 	mod, err := dataitem.Sign(b.signer, dataitem.Fields{Data: wasm, Tags: tags(
-		"Data-Protocol", "ao", "Type", "Module", "Module-Format", "wasm32-wasip1-aonode",
+		"Data-Protocol", "ao", "Type", "Module", "Module-Format", b.format,
 		"Input-Encoding", "JSON-1", "Output-Encoding", "JSON-1", "Variant", "ao.TN.1",
 		"Content-Type", "application/wasm", "Memory-Limit", "1-gb", "Compute-Limit", "9000000000000")})
 	if err != nil {
@@ -280,7 +295,7 @@ func (b *bench) result(ctx context.Context, pid, id string, wantOK bool) error {
 	return nil
 }
 
-// measure sends n Mint messages from c clients and returns each POST→result latency.
+// measure sends n Mint (aos: Eval) messages from c clients and returns each POST→result latency.
 func (b *bench) measure(ctx context.Context, c, n int) ([]time.Duration, time.Duration, error) {
 	type msg struct {
 		pid string
@@ -293,8 +308,12 @@ func (b *bench) measure(ctx context.Context, c, n int) ([]time.Duration, time.Du
 		if err != nil {
 			return nil, 0, err
 		}
-		it, err := dataitem.Sign(b.signer, dataitem.Fields{Target: target[:], Data: []byte(" "), Tags: tags(
-			"Action", "Mint", "Quantity", "1", "Seq", strconv.FormatInt(b.seq.Add(1), 10),
+		data, action := " ", "Mint"
+		if b.aos {
+			data, action = "Counter = (Counter or 0) + 1", "Eval"
+		}
+		it, err := dataitem.Sign(b.signer, dataitem.Fields{Target: target[:], Data: []byte(data), Tags: tags(
+			"Action", action, "Quantity", "1", "Seq", strconv.FormatInt(b.seq.Add(1), 10),
 			"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message")})
 		if err != nil {
 			return nil, 0, err
