@@ -117,18 +117,3 @@ func TestAOSRestartMatchesUninterrupted(t *testing.T) {
 		t.Fatalf("aos counter after an error: %s", count.body)
 	}
 }
-
-func BenchmarkColdStartAOS(b *testing.B) {
-	wasm := aosWasm(b)
-	rts := func() map[module.Format]Runtime {
-		em, err := NewEmscriptenRuntime(context.Background())
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = em.Close(context.Background()) })
-		return map[module.Format]Runtime{module.Emscripten2: em}
-	}
-	benchColdStart(b, 100, rts, module.Emscripten2, wasm, aosTags, func(i int) (string, []Tag) {
-		return "Counter = (Counter or 0) + 1\nreturn Counter", []Tag{{Name: "Action", Value: "Eval"}}
-	})
-}

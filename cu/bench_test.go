@@ -143,7 +143,7 @@ func readyToServe(ctx context.Context, c *CU, pid string) error {
 	return err
 }
 
-// BenchmarkColdStartAos is issue 16's cold start of a real aos process (aos.wasm, format 2,
+// BenchmarkColdStartAOS is issue 16's cold start of a real aos process (aos.wasm, format 2,
 // metered) with 10,000 messages (AONODE_COLDSTART_MESSAGES to change): from nothing
 // (every message fetched from the SU over HTTP and evaluated) and from a checkpoint at its
 // last slot in the local store. Each runtime keeps its compiled code in one on-disk cache,
@@ -151,7 +151,7 @@ func readyToServe(ctx context.Context, c *CU, pid string) error {
 // the cache warm. The setup evaluates the 10,000 messages once (about a minute here):
 //
 //	go test -run '^$' -bench 'ColdStartAos/from-checkpoint$' -benchtime 3x ./cu
-func BenchmarkColdStartAos(b *testing.B) {
+func BenchmarkColdStartAOS(b *testing.B) {
 	wasm := aosWasm(b)
 	n := 10000
 	if s := os.Getenv("AONODE_COLDSTART_MESSAGES"); s != "" {

@@ -784,7 +784,14 @@ func (p *proc) eval(ctx context.Context, msg []byte) ([]byte, bool, error) {
 		}
 	}
 	start := time.Now()
-	r, herr := p.inst.Handle(ectx, msg, p.def.env)
+	var r module.Result
+	var herr error
+	if kh, ok := p.inst.(KeptMemoryHandler); ok && p.mem != nil {
+		// p.mem is the instance's memory (kept after its last message, or loaded into it).
+		r, herr = kh.HandleKept(ectx, msg, p.def.env, p.mem)
+	} else {
+		r, herr = p.inst.Handle(ectx, msg, p.def.env)
+	}
 	p.c.m.evalSeconds.Observe(time.Since(start).Seconds())
 	if (herr != nil || r.Threw) && ectx.Err() != nil {
 		// Stopped by the cap (or by Close): what the module did is no result. A trap that

@@ -45,3 +45,14 @@ type Instance interface {
 type MemoryRestorer interface {
 	RestoresMemoryOnError() bool
 }
+
+// KeptMemoryHandler is implemented by instances that can restore, after an Error or Threw
+// result, the memory the caller already keeps instead of copying their own memory before
+// every message. The CU keeps the memory after the last message it kept; for aos 2.0 that
+// spares one copy of 100 MB or more per message.
+type KeptMemoryHandler interface {
+	// HandleKept is Handle where kept equals the instance's whole current memory and stays
+	// unchanged until the call returns. An instance that cannot tell they are equal (another
+	// length) copies its memory as Handle does.
+	HandleKept(ctx context.Context, msg, env, kept []byte) (module.Result, error)
+}

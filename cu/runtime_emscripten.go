@@ -65,6 +65,9 @@ type emInstance struct{ i *emscripten.Instance }
 func (e emInstance) Handle(ctx context.Context, msg, env []byte) (module.Result, error) {
 	return e.i.Handle(ctx, msg, env)
 }
+func (e emInstance) HandleKept(ctx context.Context, msg, env, kept []byte) (module.Result, error) {
+	return e.i.HandleKept(ctx, msg, env, kept)
+}
 func (e emInstance) Memory() []byte                  { return e.i.Memory() }
 func (e emInstance) RestoresMemoryOnError() bool     { return true }
 func (e emInstance) Close(ctx context.Context) error { return e.i.Close(ctx) }

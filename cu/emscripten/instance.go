@@ -86,6 +86,7 @@ type Instance struct {
 	asyncData uint32
 
 	prev    []byte // memory before the current/last Handle
+	kept    []byte // during HandleKept: the caller's copy of the memory before the message
 	restore bool   // the last Handle failed: prev is the kept memory
 	closed  bool
 }
@@ -323,8 +324,10 @@ func (in *Instance) Handle(ctx context.Context, msg, env []byte) (module.Result,
 		}
 		in.restore = false
 	}
-	cur, _ := in.mem.Read(0, in.mem.Size())
-	in.prev = append(in.prev[:0], cur...)
+	if in.kept == nil {
+		cur, _ := in.mem.Read(0, in.mem.Size())
+		in.prev = append(in.prev[:0], cur...)
+	}
 	if in.meter != nil {
 		in.meter.gas.Set(0)
 	}
@@ -334,6 +337,10 @@ func (in *Instance) Handle(ctx context.Context, msg, env []byte) (module.Result,
 		res, err = in.run(msg, env)
 		return err
 	})
+	if in.kept != nil && (err != nil || res.Error != nil) {
+		// Failed: only now is a copy of the memory before the message needed.
+		in.prev = append(in.prev[:0], in.kept...)
+	}
 	if err != nil {
 		if ctx.Err() != nil || isClosed(err) {
 			in.closed, in.restore = true, true
@@ -354,6 +361,19 @@ func (in *Instance) Handle(ctx context.Context, msg, env []byte) (module.Result,
 		in.restore = true
 	}
 	return res, nil
+}
+
+// HandleKept is Handle for a caller that keeps the memory before the message itself: kept
+// must equal the whole current memory and stay unchanged during the call. The instance then
+// copies its memory only when the message fails, instead of before every message. With a
+// restore pending, or kept of another length, it is Handle.
+func (in *Instance) HandleKept(ctx context.Context, msg, env, kept []byte) (module.Result, error) {
+	if in.closed || in.restore || uint64(len(kept)) != uint64(in.mem.Size()) {
+		return in.Handle(ctx, msg, env)
+	}
+	in.kept = kept
+	defer func() { in.kept = nil }()
+	return in.Handle(ctx, msg, env)
 }
 
 func isClosed(err error) bool {
