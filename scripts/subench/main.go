@@ -52,6 +52,7 @@ type result struct {
 	clients, n       int
 	perSec, p50, p99 float64
 	cpuPerOp         float64 // the node's user+system CPU µs per acknowledged message; 0 if unknown
+	clientCPUPerOp   float64 // the load generator's (this process's) CPU µs per message
 }
 
 func run(ctx context.Context) error {
@@ -145,13 +146,13 @@ func run(ctx context.Context) error {
 	// else shares the machine (the client here included).
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("SU over HTTP (aonode run --roles su), load generator in its own process; load at the end %s\n", strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Printf("%-5s %-8s %-8s %-8s %-8s %10s %14s %9s %9s %18s %9s\n", "bin", "clients", "SU key", "items", "mode", "messages", "assignments/s", "p50 ms", "p99 ms", "node cpu-µs/op", "new/base")
+	fmt.Printf("%-5s %-8s %-8s %-8s %-8s %10s %14s %9s %9s %15s %17s %9s\n", "bin", "clients", "SU key", "items", "mode", "messages", "assignments/s", "p50 ms", "p99 ms", "node cpu-µs/op", "client cpu-µs/op", "new/base")
 	for i, r := range results {
 		ratio := ""
 		if r.bin == "new" && i > 0 && results[i-1].bin == "base" {
 			ratio = fmt.Sprintf("%.2f", r.perSec/results[i-1].perSec)
 		}
-		fmt.Printf("%-5s %-8d %-8s %-8s %-8s %10d %14.0f %9.2f %9.2f %18.1f %9s\n", r.bin, r.clients, r.key, r.items, r.mode, r.n, r.perSec, r.p50, r.p99, r.cpuPerOp, ratio)
+		fmt.Printf("%-5s %-8d %-8s %-8s %-8s %10d %14.0f %9.2f %9.2f %15.1f %17.1f %9s\n", r.bin, r.clients, r.key, r.items, r.mode, r.n, r.perSec, r.p50, r.p99, r.cpuPerOp, r.clientCPUPerOp, ratio)
 	}
 	return nil
 }
@@ -257,6 +258,7 @@ func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, w work
 	deadline := time.Now().Add(dur)
 	var wg sync.WaitGroup
 	cpu0, cpuErr := processCPU(cmd.Process.Pid)
+	self0 := selfCPU()
 	start := time.Now()
 	for range clients {
 		wg.Go(func() {
@@ -278,6 +280,7 @@ func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, w work
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu1, cpuErr1 := processCPU(cmd.Process.Pid)
+	self1 := selfCPU()
 	if firstErr != nil {
 		return res, firstErr
 	}
@@ -299,7 +302,17 @@ func measure(ctx context.Context, bin, dir string, suKey dataitem.Signer, w work
 	if cpuErr == nil && cpuErr1 == nil {
 		res.cpuPerOp = float64((cpu1 - cpu0).Microseconds()) / float64(len(got))
 	}
+	res.clientCPUPerOp = float64((self1 - self0).Microseconds()) / float64(len(got))
 	return res, nil
+}
+
+// selfCPU is this process's user+system CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // processCPU is the user+system CPU time of process pid so far, from /proc (Linux only; an
