@@ -70,22 +70,23 @@ func benchColdStart(b *testing.B, n int, rts func() map[module.Format]Runtime, f
 		b.ReportMetric(float64(n), "messages/op")
 	})
 	// from-checkpoint starts a new runtime each time (a process restart: the module is
-	// compiled again); from-checkpoint-warm reuses one (the compiled code is cached).
-	for _, warm := range []bool{false, true} {
-		name := "from-checkpoint"
-		if warm {
-			name += "-warm"
+	// compiled again, or read from the runtime's disk cache when it has one);
+	// from-checkpoint-warm reuses one (the compiled code is in memory). Both resume from one
+	// store, caught up and checkpointed once.
+	var db *store.DB
+	var shared map[module.Format]Runtime
+	dir := b.TempDir() // before the Cleanup below, which must run first: close, then remove
+	b.Cleanup(func() {
+		if db != nil {
+			_ = db.Close()
 		}
-		b.Run(name, func(b *testing.B) { benchFromCheckpoint(b, su, gw, pid, rts, warm) })
-	}
-}
-
-func benchFromCheckpoint(b *testing.B, su *fakeSU, gw *fakeGateway, pid string, rts func() map[module.Format]Runtime, warm bool) {
-	ctx := context.Background()
-	{
-		db := openStore(b, b.TempDir())
-		defer db.Close()
-		shared := rts()
+	})
+	checkpointed := func(b *testing.B) {
+		if db != nil {
+			return
+		}
+		db = openStore(b, dir)
+		shared = rts()
 		c := benchCU(b, db, su, gw, shared)
 		if _, err := c.catchUp(ctx, pid, -1); err != nil {
 			b.Fatal(err)
@@ -93,23 +94,32 @@ func benchFromCheckpoint(b *testing.B, su *fakeSU, gw *fakeGateway, pid string, 
 		if err := c.Close(); err != nil { // writes the checkpoint at the last slot
 			b.Fatal(err)
 		}
-		b.ReportAllocs()
-		for b.Loop() {
-			b.StopTimer()
-			r := shared
-			if !warm {
-				r = rts()
-			}
-			c := benchCU(b, db, su, gw, r)
-			b.StartTimer()
-			// Ready to serve: definitions loaded, memory restored, instance live.
-			if err := readyToServe(ctx, c, pid); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			_ = c.Close()
-			b.StartTimer()
+	}
+	for _, warm := range []bool{false, true} {
+		name := "from-checkpoint"
+		if warm {
+			name += "-warm"
 		}
+		b.Run(name, func(b *testing.B) {
+			checkpointed(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				r := shared
+				if !warm {
+					r = rts()
+				}
+				c := benchCU(b, db, su, gw, r)
+				b.StartTimer()
+				// Ready to serve: definitions loaded, memory restored, instance live.
+				if err := readyToServe(ctx, c, pid); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				_ = c.Close()
+				b.StartTimer()
+			}
+		})
 	}
 }
 
