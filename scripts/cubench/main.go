@@ -28,13 +28,12 @@ import (
 )
 
 type session struct {
-	name   string
-	msgs   int
-	file   string
-	limit  string
-	nodeS  float64 // the Node figure, seconds
-	cached bool    // run the new binary with a warm compilation cache
-	cold   bool    // run the new binary with an empty compilation cache
+	name  string
+	msgs  int
+	file  string
+	limit string
+	nodeS float64 // the Node figure, seconds
+	cold  bool    // run the new binary with an empty compilation cache
 }
 
 type sample struct{ wall, cpu, rssMB float64 }
