@@ -18,7 +18,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sort"
 	"strconv"
@@ -320,6 +322,9 @@ func run() error {
 	maxRecords := flag.Int("max-entry-records", 0, "slots per Raft entry at most (0: default)")
 	verbose := flag.Bool("v", false, "print the leader's consensus histograms after each row")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the throughput runs to this file")
+	traceFile := flag.String("trace", "", "write a Go execution trace of the throughput runs to this file")
+	blockprofile := flag.String("blockprofile", "", "write a block profile of the throughput runs to this file")
+	mutexprofile := flag.String("mutexprofile", "", "write a mutex profile of the throughput runs to this file")
 	flag.Parse()
 	var clients []int
 	for _, s := range strings.Split(*clientList, ",") {
@@ -385,6 +390,22 @@ func run() error {
 			return err
 		}
 	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
+	if *blockprofile != "" {
+		runtime.SetBlockProfileRate(int(time.Microsecond))
+	}
+	if *mutexprofile != "" {
+		runtime.SetMutexProfileFraction(5)
+	}
 	for _, mode := range strings.Split(*modes, ",") {
 		for _, c := range clients {
 			per := max(20000/c, 50)
@@ -397,6 +418,17 @@ func run() error {
 	}
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		trace.Stop()
+	}
+	for name, file := range map[string]string{"block": *blockprofile, "mutex": *mutexprofile} {
+		if file == "" {
+			continue
+		}
+		if err := writeProfile(name, file); err != nil {
+			return err
+		}
 	}
 	if *kills > 0 {
 		var ds, es []time.Duration
@@ -426,4 +458,16 @@ func setTags(set []string) []dataitem.Tag {
 		t = append(t, dataitem.Tag{Name: "Scheduler", Value: s})
 	}
 	return t
+}
+
+func writeProfile(name, file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
