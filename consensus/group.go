@@ -118,15 +118,10 @@ func (m *Manager) openGroup(id string, members []string) (*group, error) {
 	cfg.LeaderLeaseTimeout = m.opts.Raft.LeaderLease
 	cfg.CommitTimeout = m.opts.Raft.Commit
 	cfg.MaxAppendEntries = 64
-	// A buffered apply channel. Raft's leader loop writes (and fsyncs) the entries it takes
-	// from the channel before it replicates them, one write per pass; with an unbuffered
-	// channel Apply blocks for that whole write, so the builder hands over one entry per
-	// leader fsync and the log write becomes the group's serial stage. Buffered, the entries
-	// proposed meanwhile wait in the channel and share the next write. No future is stranded:
-	// every Raft state loop answers what it takes from the channel (followers and candidates
-	// with ErrNotLeader), and close waits for the completer to see every outcome before it
-	// shuts Raft down.
-	cfg.BatchApplyCh = true
+	// An unbuffered apply channel: an entry Raft accepted is always answered (with its
+	// outcome or ErrLeadershipLost); a buffered one can strand futures at shutdown. Entries
+	// are batches already.
+	cfg.BatchApplyCh = false
 	// The store already holds the state a snapshot would restore.
 	cfg.NoSnapshotRestoreOnStart = true
 	cfg.SnapshotThreshold = m.opts.SnapshotThreshold

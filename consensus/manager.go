@@ -88,7 +88,7 @@ type Options struct {
 	// WriteTimeout bounds a write whose context has no deadline (default 10 s).
 	WriteTimeout time.Duration
 	// MaxEntryRecords and MaxEntryBytes bound the slots of one Raft entry (defaults 1024
-	// and 1 MiB); Pipeline bounds the entries a leader has in flight (default 16).
+	// and 1 MiB); Pipeline bounds the entries a leader has in flight (default 4).
 	MaxEntryRecords int
 	MaxEntryBytes   int
 	Pipeline        int
@@ -159,7 +159,7 @@ func New(opts Options) (*Manager, error) {
 		opts.MaxEntryBytes = 1 << 20
 	}
 	if opts.Pipeline <= 0 {
-		opts.Pipeline = 16
+		opts.Pipeline = 4
 	}
 	if opts.SnapshotThreshold == 0 {
 		opts.SnapshotThreshold = 8192
