@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aonode/aonode/node"
+	"github.com/aonode/aonode/node/testnet"
 )
 
 func TestConfigArg(t *testing.T) {
@@ -60,7 +61,7 @@ func TestRunConfigUsageErrors(t *testing.T) {
 func TestRunConfigServesPeers(t *testing.T) {
 	dir := t.TempDir()
 	writeTestKey(t, dir)
-	base, err := freePorts(2)
+	base, err := testnet.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TestTestnetStartsConnectsAndStops(t *testing.T) {
 
 func runTestnetOnce(t *testing.T, bin, dir string) []string {
 	t.Helper()
-	base, err := freePorts(6)
+	base, err := testnet.FreePorts(6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,33 +157,4 @@ func runTestnetOnce(t *testing.T, bin, dir string) []string {
 		t.Fatalf("node key: %v", err)
 	}
 	return ids
-}
-
-// freePorts is for tests: a base port with count consecutive free ports after it, as far
-// as can be told without holding them.
-func freePorts(count int) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		if base+count > 65535 {
-			continue
-		}
-		ok := true
-		for p := base; p < base+count && ok; p++ {
-			pl, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			_ = pl.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, errors.New("no run of free ports found")
 }

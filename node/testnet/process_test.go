@@ -57,7 +57,7 @@ func TestProcessTestnetSurvivesKilledNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	base, err := freePorts(6)
+	base, err := FreePorts(6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,33 +162,4 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// freePorts finds a base port with count consecutive free ports after it, as far as can be
-// told without holding them.
-func freePorts(count int) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		if base+count > 65535 {
-			continue
-		}
-		ok := true
-		for p := base; p < base+count && ok; p++ {
-			pl, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			_ = pl.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, errors.New("no run of free ports found")
 }
