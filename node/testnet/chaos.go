@@ -476,18 +476,36 @@ func gossipFigures(before, after []histogram, w *workload, st *State) (pct, got,
 	if expected == 0 || merged.count == 0 {
 		return 0, merged.count, expected, 0, 0
 	}
-	q := func(f float64) time.Duration {
-		target := f * merged.count
-		for k, c := range merged.counts {
-			if c >= target {
-				return time.Duration(merged.bounds[k] * float64(time.Second))
-			}
-		}
-		return -1
-	}
 	// Above 100% when messages no MU acknowledged (a request cut off by the fault) were
 	// scheduled anyway: the share is capped, the counts are printed.
-	return min(100, 100*merged.count/expected), merged.count, expected, q(0.50), q(0.99)
+	return min(100, 100*merged.count/expected), merged.count, expected, merged.quantile(0.50), merged.quantile(0.99)
+}
+
+// quantile is the upper bound of the bucket that holds the f quantile of h (seconds as a
+// Duration), ageBeyondBuckets when that is the +Inf bucket.
+func (h histogram) quantile(f float64) time.Duration {
+	target := f * h.count
+	for k, c := range h.counts {
+		if c >= target {
+			if math.IsInf(h.bounds[k], 1) {
+				return ageBeyondBuckets
+			}
+			return time.Duration(h.bounds[k] * float64(time.Second))
+		}
+	}
+	return ageBeyondBuckets
+}
+
+// ageBeyondBuckets stands for a quantile in the histogram's +Inf bucket: later than its
+// largest bound, by an unknown amount.
+const ageBeyondBuckets = time.Duration(math.MaxInt64)
+
+// age prints a quantile of the push-age histogram.
+func age(d time.Duration) string {
+	if d == ageBeyondBuckets {
+		return "beyond the largest bucket"
+	}
+	return d.String()
 }
 
 // memory reads each node's resident memory: docker stats, or /proc for processes. It
@@ -563,7 +581,7 @@ func (r *Report) Print(out io.Writer) {
 	row("slots identical on every SU member", r.Identical)
 	row("results the CUs agree on", fmt.Sprintf("%d of %d compared (last message of each process, up to 3 CUs)", r.CUAgree, r.CUCompared))
 	row("attestation agreement", fmt.Sprintf("%d of %d messages attested by two or more CUs agree (GET /cu/agreement on the first CU)", r.AttestAgree, r.Attested))
-	row("gossip delivery", fmt.Sprintf("%.1f%% (%.0f pushes delivered to other nodes' CUs of %.0f: every message to every CU but its SU's); age at delivery p50 %v, p99 %v (bucket bounds)", r.Delivered, r.Pushes, r.Expected, r.P50, r.P99))
+	row("gossip delivery", fmt.Sprintf("%.1f%% (%.0f pushes delivered to other nodes' CUs of %.0f: every message to every CU but its SU's); age at delivery p50 %s, p99 %s (bucket bounds)", r.Delivered, r.Pushes, r.Expected, age(r.P50), age(r.P99)))
 	row("CUs following", r.Following)
 	if r.Recovered >= 0 {
 		row("time to recover", fmt.Sprintf("%v (heal to every acknowledged message scheduled)", r.Recovered.Round(100*time.Millisecond)))

@@ -167,8 +167,8 @@ func TestDockerTestnetBig(t *testing.T) {
 		t.Logf("FIGURE start: %d containers up and connected in %.1f s", n, d.st.StartSeconds)
 		for _, rate := range []float64{10, 40, 100} {
 			rep := chaos(t, d.st, "none", rate, 10*time.Second)
-			t.Logf("FIGURE gossip: %d containers, %.0f msg/s: delivery %.1f%% (%.0f of %.0f), p50 %v, p99 %v; memory idle %.0f MiB, loaded %.0f MiB (max %.0f)",
-				n, rate, rep.Delivered, rep.Pushes, rep.Expected, rep.P50, rep.P99, rep.MemIdleMiB, rep.MemLoadMiB, rep.MemLoadMax)
+			t.Logf("FIGURE gossip: %d containers, %.0f msg/s: delivery %.1f%% (%.0f of %.0f), p50 %s, p99 %s; memory idle %.0f MiB, loaded %.0f MiB (max %.0f)",
+				n, rate, rep.Delivered, rep.Pushes, rep.Expected, age(rep.P50), age(rep.P99), rep.MemIdleMiB, rep.MemLoadMiB, rep.MemLoadMax)
 		}
 		if n == 20 && os.Getenv("AONODE_DOCKER_BIG_SCENARIOS") != "0" {
 			for _, s := range []string{"node-kill", "leader-kill", "pause", "partition"} {

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aonode/aonode/node"
 )
@@ -34,6 +35,14 @@ aonode_p2p_process_push_age_seconds_count 4
 	h := parseHistogram(text, pushAgeMetric)
 	if h.count != 4 || !slices.Equal(h.counts, []float64{1, 3, 4}) || len(h.bounds) != 3 || h.bounds[1] != 0.002 {
 		t.Fatalf("%+v", h)
+	}
+	if q := h.quantile(0.5); q != 2*time.Millisecond {
+		t.Errorf("p50 = %v", q)
+	}
+	// The fourth observation lies beyond the largest finite bound: the p99 says so instead of
+	// overflowing a Duration.
+	if q := h.quantile(0.99); q != ageBeyondBuckets || age(q) != "beyond the largest bucket" {
+		t.Errorf("p99 = %v (%s)", q, age(q))
 	}
 	for in, want := range map[string]float64{"45.5MiB": 45.5 * (1 << 20), "1GiB": 1 << 30, "900KiB": 900 << 10, "12B": 12} {
 		if got, ok := parseSize(in); !ok || got != want {
