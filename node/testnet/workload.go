@@ -247,20 +247,11 @@ func (w *workload) check(ctx context.Context) (checks, error) {
 		want[s.pid] = append(want[s.pid], s.id)
 	}
 	for _, p := range w.procs {
-		var first []slot
-		for k, m := range p.members {
-			sl, err := schedule(ctx, w.a.api, m, p.id)
-			if err != nil {
-				return c, err
-			}
-			if k == 0 {
-				first = sl
-				continue
-			}
-			if !sameSlots(first, sl) {
-				c.identical = false
-			}
+		first, identical, err := w.memberSchedules(ctx, p)
+		if err != nil {
+			return c, err
 		}
+		c.identical = c.identical && identical
 		c.slots += len(first)
 		seen := map[string]int{}
 		for i, s := range first {
@@ -282,6 +273,47 @@ func (w *workload) check(ctx context.Context) (checks, error) {
 		}
 	}
 	return c, nil
+}
+
+// convergeWait bounds how long check waits for a process's members to hold the same slots. A
+// follower applies committed slots after the leader (it verifies every signature), so on a
+// loaded machine it can be seconds behind: behind is not divergent.
+const convergeWait = 60 * time.Second
+
+// memberSchedules reads a process's schedule from each of its members until all hold the same
+// slots or convergeWait passes, and returns the longest. identical is false when they never
+// converge: a member that holds a different slot at some nonce (divergence), or one still behind.
+func (w *workload) memberSchedules(ctx context.Context, p proc) (longest []slot, identical bool, err error) {
+	deadline := w.clk.Now().Add(convergeWait)
+	for {
+		var lists [][]slot
+		for _, m := range p.members {
+			sl, err := schedule(ctx, w.a.api, m, p.id)
+			if err != nil {
+				return nil, false, err
+			}
+			lists = append(lists, sl)
+		}
+		longest, identical = lists[0], true
+		prefixes := true
+		for _, sl := range lists[1:] {
+			if len(sl) > len(longest) {
+				longest = sl
+			}
+		}
+		for _, sl := range lists {
+			identical = identical && sameSlots(sl, longest)
+			prefixes = prefixes && sameSlots(sl, longest[:len(sl)])
+		}
+		if identical || !prefixes || !w.clk.Now().Before(deadline) {
+			return longest, identical, nil
+		}
+		select {
+		case <-ctx.Done():
+			return longest, false, ctx.Err()
+		case <-w.clk.After(time.Second):
+		}
+	}
 }
 
 func sameSlots(a, b []slot) bool {
