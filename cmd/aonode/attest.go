@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,20 +33,10 @@ func attestCommand() command {
 }
 
 func runAttest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintf(stderr, "usage: aonode %s\n", attestUsage)
-		return usageError{"a subcommand is required"}
-	}
-	switch args[0] {
-	case "memroot":
-		return runAttestMemroot(args[1:], stdout, stderr)
-	case "verify":
-		return runAttestVerify(ctx, args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(stderr, "usage: aonode %s\n", attestUsage)
-		return flag.ErrHelp
-	}
-	return usageError{fmt.Sprintf("unknown subcommand %q (want memroot or verify)", args[0])}
+	return dispatch(ctx, attestUsage, args, stdout, stderr,
+		subcommand{"memroot", noContext(runAttestMemroot)},
+		subcommand{"verify", runAttestVerify},
+	)
 }
 
 const attestMemrootUsage = `attest memroot FILE

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 
@@ -26,18 +25,9 @@ func evidenceCommand() command {
 }
 
 func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintf(stderr, "usage: aonode %s\n", evidenceUsage)
-		return usageError{"a subcommand is required"}
-	}
-	switch args[0] {
-	case "verify":
-		return runEvidenceVerify(ctx, args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(stderr, "usage: aonode %s\n", evidenceUsage)
-		return flag.ErrHelp
-	}
-	return usageError{fmt.Sprintf("unknown subcommand %q (want verify)", args[0])}
+	return dispatch(ctx, evidenceUsage, args, stdout, stderr,
+		subcommand{"verify", runEvidenceVerify},
+	)
 }
 
 func runEvidenceVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {

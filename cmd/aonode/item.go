@@ -33,22 +33,11 @@ func itemCommand() command {
 }
 
 func runItem(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintf(stderr, "usage: aonode %s\n", itemUsage)
-		return usageError{"a subcommand is required"}
-	}
-	switch args[0] {
-	case "sign":
-		return runItemSign(args[1:], stdout, stderr)
-	case "inspect":
-		return runItemInspect(args[1:], stdout, stderr)
-	case "verify":
-		return runItemVerify(ctx, args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(stderr, "usage: aonode %s\n", itemUsage)
-		return flag.ErrHelp
-	}
-	return usageError{fmt.Sprintf("unknown subcommand %q (want sign, inspect or verify)", args[0])}
+	return dispatch(ctx, itemUsage, args, stdout, stderr,
+		subcommand{"sign", noContext(runItemSign)},
+		subcommand{"inspect", noContext(runItemInspect)},
+		subcommand{"verify", runItemVerify},
+	)
 }
 
 // readInput reads a file, or standard input for "-", up to maxInputBytes.

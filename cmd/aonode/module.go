@@ -26,18 +26,9 @@ func moduleCommand() command {
 }
 
 func runModule(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintf(stderr, "usage: aonode %s\n", moduleUsage)
-		return usageError{"a subcommand is required"}
-	}
-	switch args[0] {
-	case "publish":
-		return runModulePublish(ctx, args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(stderr, "usage: aonode %s\n", moduleUsage)
-		return flag.ErrHelp
-	}
-	return usageError{fmt.Sprintf("unknown subcommand %q (want publish)", args[0])}
+	return dispatch(ctx, moduleUsage, args, stdout, stderr,
+		subcommand{"publish", runModulePublish},
+	)
 }
 
 const modulePublishUsage = `module publish FILE.wasm [--format F] [--memory-limit L] [--compute-limit N] [--extension E]... [--tag Name=Value]... [--key FILE] [--node URL] [--quiet]
