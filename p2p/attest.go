@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -137,10 +136,7 @@ func (n *Host) acquireNamed(topic string, subscribe bool) (*processTopic, error)
 
 // AttestSubscription delivers the verified attestations of one process.
 type AttestSubscription struct {
-	ch      chan ReceivedAttestation
-	dropped atomic.Uint64
-	cancel  context.CancelFunc
-	done    chan struct{}
+	*subscription[ReceivedAttestation]
 }
 
 // SubscribeAttestations follows the attestation topic of pid. When the consumer lags more
@@ -154,60 +150,24 @@ func (n *Host) SubscribeAttestations(pid string) (*AttestSubscription, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, err := pt.topic.Subscribe(pubsub.WithBufferSize(n.cfg.Gossip.SubscriptionBuffer))
-	if err != nil {
-		n.releaseTopic(key)
-		return nil, fmt.Errorf("p2p: subscribing %s: %w", key, err)
-	}
-	ctx, cancel := context.WithCancel(n.ctx)
-	s := &AttestSubscription{ch: make(chan ReceivedAttestation, n.cfg.Gossip.SubscriptionBuffer), cancel: cancel, done: make(chan struct{})}
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		cancel()
-		sub.Cancel()
-		return nil, ErrClosed
-	}
-	n.wg.Add(1)
-	n.mu.Unlock()
-	go func() {
-		defer n.wg.Done()
-		defer close(s.done)
-		defer close(s.ch)
-		defer n.releaseTopic(key)
-		defer sub.Cancel()
-		for {
-			msg, err := sub.Next(ctx)
-			if err != nil {
-				return
-			}
-			a, ok := msg.ValidatorData.(*ReceivedAttestation)
-			if !ok {
-				continue
-			}
-			out := *a
-			out.ReceivedFrom = msg.ReceivedFrom
-			select {
-			case s.ch <- out:
-			default:
-				s.dropped.Add(1)
-			}
+	take := func(msg *pubsub.Message) (ReceivedAttestation, bool) {
+		a, ok := msg.ValidatorData.(*ReceivedAttestation)
+		if !ok {
+			return ReceivedAttestation{}, false
 		}
-	}()
-	return s, nil
+		out := *a
+		out.ReceivedFrom = msg.ReceivedFrom
+		return out, true
+	}
+	s, err := follow(n, pt, key, key, take, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &AttestSubscription{s}, nil
 }
 
 // Attestations delivers the attestations; it is closed when the subscription ends.
 func (s *AttestSubscription) Attestations() <-chan ReceivedAttestation { return s.ch }
-
-// Dropped counts attestations dropped because the consumer lagged.
-func (s *AttestSubscription) Dropped() uint64 { return s.dropped.Load() }
-
-// Close ends the subscription and waits for its goroutine.
-func (s *AttestSubscription) Close() {
-	s.cancel()
-	<-s.done
-}
 
 // AttestEvidence is the proof that one CU signed two different attestations of one
 // evaluation.

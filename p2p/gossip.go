@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -378,11 +377,8 @@ func (n *Host) releaseTopic(pid string) {
 
 // ProcessSubscription delivers the verified pushes of one process.
 type ProcessSubscription struct {
-	pid     string
-	ch      chan Assignment
-	dropped atomic.Uint64
-	cancel  context.CancelFunc
-	done    chan struct{}
+	*subscription[Assignment]
+	pid string
 }
 
 // SubscribeProcess follows the topic of pid. Pushes arrive verified, in
@@ -397,58 +393,28 @@ func (n *Host) SubscribeProcess(pid string) (*ProcessSubscription, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, err := pt.topic.Subscribe(pubsub.WithBufferSize(n.cfg.Gossip.SubscriptionBuffer))
-	if err != nil {
-		n.releaseTopic(pid)
-		return nil, fmt.Errorf("p2p: subscribing %s: %w", ProcessTopic(pid), err)
-	}
-	ctx, cancel := context.WithCancel(n.ctx)
-	s := &ProcessSubscription{
-		pid:    pid,
-		ch:     make(chan Assignment, n.cfg.Gossip.SubscriptionBuffer),
-		cancel: cancel,
-		done:   make(chan struct{}),
-	}
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		cancel()
-		sub.Cancel()
-		return nil, ErrClosed
-	}
-	n.wg.Add(1)
-	n.mu.Unlock()
-	go func() {
-		defer n.wg.Done()
-		defer close(s.done)
-		defer close(s.ch)
-		defer n.releaseTopic(pid)
-		defer sub.Cancel()
-		for {
-			msg, err := sub.Next(ctx)
-			if err != nil {
-				return
-			}
-			a, ok := msg.ValidatorData.(*Assignment)
-			if !ok {
-				continue
-			}
-			out := *a
-			out.ReceivedFrom = msg.ReceivedFrom
-			select {
-			case s.ch <- out:
-				n.metrics.delivered.WithLabelValues("delivered").Inc()
-				if msg.ReceivedFrom != n.host.ID() {
-					// Only pushes that crossed the network: the age of one's own is noise.
-					n.metrics.pushAge.Observe(time.Since(time.UnixMilli(a.Timestamp)).Seconds())
-				}
-			default:
-				s.dropped.Add(1)
-				n.metrics.delivered.WithLabelValues("dropped").Inc()
-			}
+	take := func(msg *pubsub.Message) (Assignment, bool) {
+		a, ok := msg.ValidatorData.(*Assignment)
+		if !ok {
+			return Assignment{}, false
 		}
-	}()
-	return s, nil
+		out := *a
+		out.ReceivedFrom = msg.ReceivedFrom
+		return out, true
+	}
+	delivered := func(msg *pubsub.Message, a Assignment) {
+		n.metrics.delivered.WithLabelValues("delivered").Inc()
+		if msg.ReceivedFrom != n.host.ID() {
+			// Only pushes that crossed the network: the age of one's own is noise.
+			n.metrics.pushAge.Observe(time.Since(time.UnixMilli(a.Timestamp)).Seconds())
+		}
+	}
+	dropped := func() { n.metrics.delivered.WithLabelValues("dropped").Inc() }
+	s, err := follow(n, pt, pid, ProcessTopic(pid), take, delivered, dropped)
+	if err != nil {
+		return nil, err
+	}
+	return &ProcessSubscription{subscription: s, pid: pid}, nil
 }
 
 // Process is the followed process id.
@@ -457,15 +423,6 @@ func (s *ProcessSubscription) Process() string { return s.pid }
 // Assignments delivers the pushes; it is closed when the subscription ends
 // (Close, or the Host closing).
 func (s *ProcessSubscription) Assignments() <-chan Assignment { return s.ch }
-
-// Dropped counts pushes dropped because the consumer lagged.
-func (s *ProcessSubscription) Dropped() uint64 { return s.dropped.Load() }
-
-// Close ends the subscription and waits for its goroutine.
-func (s *ProcessSubscription) Close() {
-	s.cancel()
-	<-s.done
-}
 
 // ProcessPeers are the peers known to follow the topic of pid (empty when
 // this node has not joined it).
